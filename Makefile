@@ -1,0 +1,52 @@
+# Valor: every entry point. `make demo` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+NODE_MODULES := node_modules/.package-lock.json
+FERRETDB := .tools/bin/ferretdb
+export ONNXRUNTIME_NODE_INSTALL := skip
+
+.PHONY: help setup build proto lint test test-unit bench demo db-up db-down clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+$(FERRETDB): infra/local/build-ferretdb.sh
+	infra/local/build-ferretdb.sh
+
+setup: $(NODE_MODULES) $(FERRETDB) ## Install npm packages and build FerretDB (idempotent)
+
+build: $(NODE_MODULES) ## Compile TypeScript to dist/
+	npx tsc -p tsconfig.json
+
+proto: $(NODE_MODULES) ## Lint the protos and regenerate shared/gen with ts-proto
+	cd proto && npx buf lint && npx buf generate
+
+lint: proto ## buf lint, breaking-change check, codegen drift check, type check
+	@if git rev-parse --verify -q main >/dev/null && git cat-file -e main:proto/buf.yaml 2>/dev/null; then \
+	  cd proto && npx buf breaking --against '../.git#branch=main,subdir=proto'; fi
+	@git diff --exit-code --stat -- shared/gen || { echo "shared/gen is out of date with proto/: run 'make proto' and commit" >&2; exit 1; }
+	@test -z "$$(git ls-files --others --exclude-standard -- shared/gen)" || { echo "untracked generated files in shared/gen" >&2; exit 1; }
+	npx tsc -p tsconfig.json --noEmit
+
+test: setup build ## Run every test (starts and stops its own FerretDB instances)
+	node --test --test-concurrency=2 $$(find dist -name '*.test.js' | sort)
+
+bench: setup build ## Benchmarks: in-process vs gRPC, printed side by side
+	node dist/test/bench/baseline-bench.js
+
+demo: setup build ## A scripted session against a real baseline service and FerretDB
+	node dist/test/demo/baseline-demo.js
+
+db-up: setup build ## Start a long-lived local FerretDB on 127.0.0.1:27017 (VALOR_DB_PORT)
+	infra/local/db.sh up
+
+db-down: ## Stop it
+	infra/local/db.sh down
+
+clean: ## Remove build outputs
+	rm -rf dist

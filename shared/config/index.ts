@@ -1,0 +1,69 @@
+// Typed configuration from environment variables: every service declares a
+// zod schema, loads it once at start-up, fails fast with every problem listed,
+// and logs the resolved values.
+import { z } from "zod";
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** An environment variable holding an integer in [min, max]. */
+export function intVar(defaultValue: number, min: number, max: number) {
+  return z.coerce.number().int().min(min).max(max).default(defaultValue);
+}
+
+/** An environment variable holding a finite number in [min, max]. */
+export function numberVar(defaultValue: number, min: number, max: number) {
+  return z.coerce.number().finite().min(min).max(max).default(defaultValue);
+}
+
+/** A TCP port; 0 asks the OS for a free one (the bound port is logged). */
+export const portVar = (defaultValue: number) => intVar(defaultValue, 0, 65535);
+
+export const logLevelVar = z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info");
+
+/** Settings every gRPC service shares. */
+export const commonServiceEnv = {
+  GRPC_HOST: z.string().min(1).default("127.0.0.1"),
+  METRICS_HOST: z.string().min(1).default("127.0.0.1"),
+  LOG_LEVEL: logLevelVar,
+  GRPC_MAX_MESSAGE_BYTES: intVar(64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  SHUTDOWN_GRACE_MS: intVar(10_000, 0, 600_000),
+};
+
+export const mongoEnv = {
+  MONGODB_URI: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, "must be a mongodb:// or mongodb+srv:// URI")
+    .default("mongodb://127.0.0.1:27017/"),
+  MONGODB_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,63}$/, "must be 1-63 characters of [A-Za-z0-9_-]")
+    .default("valor"),
+  MONGODB_SERVER_SELECTION_TIMEOUT_MS: intVar(2_000, 100, 120_000),
+};
+
+export function loadConfig<S extends z.ZodRawShape>(
+  shape: S,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<z.ZodObject<S>> {
+  const parsed = z.object(shape).safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.join(".");
+        const value = env[name];
+        return `${name}=${value === undefined ? "(unset)" : JSON.stringify(value)}: ${issue.message}`;
+      }),
+    );
+  }
+  return parsed.data;
+}
+
+/** Hides credentials in a MongoDB URI before it is logged. */
+export function redactUri(uri: string): string {
+  return uri.replace(/\/\/([^@/]*)@/, "//***@");
+}

@@ -1,0 +1,131 @@
+// The service runtime every Valor service uses: a grpc-js server with message
+// limits, standard health checking (grpc.health.v1), server reflection, a
+// Prometheus endpoint, and a graceful stop that drains in-flight calls.
+import path from "node:path";
+import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation } from "grpc-health-check";
+import { repoRoot } from "../paths";
+import type { Logger } from "../telemetry/logger";
+import { serveMetrics, type RpcMetrics } from "../telemetry/metrics";
+
+export interface ServiceRegistration {
+  /** Fully qualified name, e.g. valor.baseline.v1.BaselineService. */
+  name: string;
+  definition: ServiceDefinition;
+  implementation: UntypedServiceImplementation;
+}
+
+export interface RuntimeOptions {
+  logger: Logger;
+  metrics: RpcMetrics;
+  grpcHost: string;
+  grpcPort: number;
+  metricsHost: string;
+  /** 0 picks a free port; -1 disables the endpoint. */
+  metricsPort: number;
+  maxMessageBytes: number;
+  shutdownGraceMs: number;
+  /** Proto files (relative to proto/) that reflection describes. */
+  protoFiles: string[];
+  services: ServiceRegistration[];
+  /** Closed after the server has drained, in order (e.g. the MongoDB client, tracing). */
+  closers?: Array<() => Promise<void>>;
+}
+
+export interface RunningService {
+  grpcPort: number;
+  metricsPort: number | undefined;
+  health: HealthImplementation;
+  /** Stops accepting calls, drains in-flight ones (up to the grace period), then closes dependencies. */
+  stop(reason: string): Promise<void>;
+}
+
+export async function startService(opts: RuntimeOptions): Promise<RunningService> {
+  const server = new Server({
+    "grpc.max_receive_message_length": opts.maxMessageBytes,
+    "grpc.max_send_message_length": opts.maxMessageBytes,
+  });
+
+  const health = new HealthImplementation({ "": "NOT_SERVING" });
+  for (const svc of opts.services) health.setStatus(svc.name, "NOT_SERVING");
+  health.addToServer(server);
+
+  const protoDir = path.join(repoRoot(), "proto");
+  const packageDefinition = loadSync(
+    opts.protoFiles.map((f) => path.join(protoDir, f)),
+    { includeDirs: [protoDir] },
+  );
+  new ReflectionService(packageDefinition).addToServer(server);
+
+  for (const svc of opts.services) server.addService(svc.definition, svc.implementation);
+
+  const grpcPort = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${opts.grpcHost}:${opts.grpcPort}`, ServerCredentials.createInsecure(), (err, port) =>
+      err ? reject(err) : resolve(port),
+    );
+  });
+  const metricsServer =
+    opts.metricsPort >= 0 ? await serveMetrics(opts.metrics.registry, opts.metricsHost, opts.metricsPort) : undefined;
+
+  health.setStatus("", "SERVING");
+  for (const svc of opts.services) health.setStatus(svc.name, "SERVING");
+  opts.logger.info(
+    { grpcHost: opts.grpcHost, grpcPort, metricsPort: metricsServer?.port, services: opts.services.map((s) => s.name) },
+    "listening",
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string) => {
+    stopping ??= (async () => {
+      opts.logger.info({ reason, graceMs: opts.shutdownGraceMs }, "stopping: draining in-flight calls");
+      health.setStatus("", "NOT_SERVING");
+      for (const svc of opts.services) health.setStatus(svc.name, "NOT_SERVING");
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          opts.logger.warn("grace period over: cancelling remaining calls");
+          server.forceShutdown();
+          resolve();
+        }, opts.shutdownGraceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      await metricsServer?.close();
+      for (const close of opts.closers ?? []) {
+        try {
+          await close();
+        } catch (err) {
+          opts.logger.warn({ err }, "error while closing a dependency");
+        }
+      }
+      opts.logger.info("stopped");
+    })();
+    return stopping;
+  };
+
+  return { grpcPort, metricsPort: metricsServer?.port, health, stop };
+}
+
+/** SIGTERM/SIGINT stop the service gracefully; a second signal exits at once. */
+export function exitOnSignals(service: RunningService, logger: Logger): void {
+  let received = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (received) {
+      logger.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    received = true;
+    service.stop(signal).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, "error during shutdown");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}

@@ -1,0 +1,106 @@
+// Starts and stops a local FerretDB (MongoDB wire protocol on SQLite) for
+// tests, the demo and the benchmark. Readiness is a successful `ping` through
+// the official driver, not a sleep.
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { MongoClient } from "mongodb";
+import { repoRoot } from "../paths";
+import { freePort } from "./ports";
+
+export function ferretdbBinary(): string {
+  const bin = process.env.FERRETDB_BIN ?? path.join(repoRoot(), ".tools", "bin", "ferretdb");
+  if (!fs.existsSync(bin)) throw new Error(`FerretDB not found at ${bin}; run \`make setup\``);
+  return bin;
+}
+
+export interface FerretDb {
+  uri: string;
+  port: number;
+  dataDir: string;
+  /** Stops the server, keeping its data (restart() brings it back on the same port). */
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+  /** Stops the server and deletes its data. */
+  destroy(): Promise<void>;
+}
+
+async function waitForPing(uri: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`FerretDB exited with code ${child.exitCode}`);
+    const client = new MongoClient(uri, { serverSelectionTimeoutMS: 250, connectTimeoutMS: 250 });
+    try {
+      await client.db("admin").command({ ping: 1 });
+      return;
+    } catch (err) {
+      lastError = err;
+    } finally {
+      await client.close();
+    }
+  }
+  throw new Error(`FerretDB did not answer ping within ${timeoutMs} ms: ${String(lastError)}`);
+}
+
+export async function startFerretDb(options: { dataDir?: string; port?: number; startTimeoutMs?: number } = {}): Promise<FerretDb> {
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "valor-ferretdb-"));
+  fs.mkdirSync(dataDir, { recursive: true });
+  const port = options.port ?? (await freePort());
+  const debugPort = await freePort();
+  const uri = `mongodb://127.0.0.1:${port}/`;
+  let child: ChildProcess | undefined;
+  let stderr = "";
+
+  const launch = async () => {
+    stderr = "";
+    child = spawn(
+      ferretdbBinary(),
+      [
+        "--handler=sqlite",
+        `--sqlite-url=file:${dataDir}/`,
+        `--listen-addr=127.0.0.1:${port}`,
+        `--debug-addr=127.0.0.1:${debugPort}`,
+        `--state-dir=${dataDir}`,
+        "--telemetry=disable",
+        "--log-level=error",
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    child.stderr!.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4000);
+    });
+    try {
+      await waitForPing(uri, child, options.startTimeoutMs ?? 20_000);
+    } catch (err) {
+      child.kill("SIGKILL");
+      throw new Error(`${String(err)}\n${stderr}`);
+    }
+  };
+
+  const stop = async () => {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      c.once("exit", () => resolve());
+      c.kill("SIGTERM");
+    });
+  };
+
+  await launch();
+  return {
+    uri,
+    port,
+    dataDir,
+    stop,
+    restart: async () => {
+      await stop();
+      await launch();
+    },
+    destroy: async () => {
+      await stop();
+      if (!options.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,75 @@
+// Runs a real service process for integration tests, the demo and the
+// benchmark. Readiness is the service's own "listening" log line (which carries
+// the bound port), not a sleep.
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import readline from "node:readline";
+import { repoRoot } from "../paths";
+
+export interface ServiceProcess {
+  grpcPort: number;
+  metricsPort: number | undefined;
+  address: string;
+  child: ChildProcess;
+  /** Every JSON log line the service printed so far. */
+  logs: Array<Record<string, unknown>>;
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** `service` is the folder under services/, e.g. "baseline". */
+export function startServiceProcess(
+  service: string,
+  env: Record<string, string>,
+  options: { startTimeoutMs?: number } = {},
+): Promise<ServiceProcess> {
+  const main = path.join(repoRoot(), "dist", "services", service, "src", "main.js");
+  const child = spawn(process.execPath, [main], {
+    env: { ...process.env, GRPC_PORT: "0", METRICS_PORT: "0", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-8000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${service} did not start within ${options.startTimeoutMs ?? 20_000} ms\n${stderr}`));
+    }, options.startTimeoutMs ?? 20_000);
+    let listening = false;
+    void exited.then((code) => {
+      if (listening) return;
+      clearTimeout(timer);
+      reject(new Error(`${service} exited with code ${code} before listening\n${stderr}`));
+    });
+    readline.createInterface({ input: child.stdout! }).on("line", (line) => {
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return; // not a log line (e.g. a console span exporter)
+      }
+      logs.push(entry);
+      if (entry.message === "listening") {
+        clearTimeout(timer);
+        listening = true;
+        const grpcPort = entry.grpcPort as number;
+        resolve({
+          grpcPort,
+          metricsPort: entry.metricsPort as number | undefined,
+          address: `127.0.0.1:${grpcPort}`,
+          child,
+          logs,
+          stop: async (signal = "SIGTERM") => {
+            if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+            return exited;
+          },
+        });
+      }
+    });
+  });
+}
