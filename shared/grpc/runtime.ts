@@ -5,7 +5,7 @@ import path from "node:path";
 import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
-import { HealthImplementation } from "grpc-health-check";
+import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
 import { repoRoot } from "../paths";
 import type { Logger } from "../telemetry/logger";
 import { serveMetrics, type RpcMetrics } from "../telemetry/metrics";
@@ -53,10 +53,9 @@ export async function startService(opts: RuntimeOptions): Promise<RunningService
   health.addToServer(server);
 
   const protoDir = path.join(repoRoot(), "proto");
-  const packageDefinition = loadSync(
-    opts.protoFiles.map((f) => path.join(protoDir, f)),
-    { includeDirs: [protoDir] },
-  );
+  const packageDefinition = loadSync([...opts.protoFiles.map((f) => path.join(protoDir, f)), healthProtoPath], {
+    includeDirs: [protoDir],
+  });
   new ReflectionService(packageDefinition).addToServer(server);
 
   for (const svc of opts.services) server.addService(svc.definition, svc.implementation);

@@ -1,54 +1,61 @@
-// Reference statistics in MongoDB.
+// Reference statistics in MongoDB, insert-only.
 //
-// Collection `reference_statistics`: one document per (referencePolicyId,
-// promptId), unique. Each record is one atomic single-document update that
-// $inc's the counters and $push'es the batch id, guarded by
-// `appliedBatches: {$ne: batchId}`. Concurrent writers therefore never lose an
-// update, and a retried batch never counts twice, without transactions (which
-// FerretDB v1 lacks).
+// Collection `reference_rewards` is a ledger: one document per
+// (referencePolicyId, promptId, batchId) with that batch's tally, under a
+// deterministic _id. Recording is a plain insert, so a retried batch hits the
+// unique _id and is not counted again, and concurrent writers never lose an
+// update. Statistics are the sum of a prompt's ledger entries, read through an
+// index on (referencePolicyId, promptId).
 //
-// Collection `reference_lineages`: one document per lineage holding the active
-// reference policy and the history of activations; superseded references keep
-// their statistics.
+// Why not one counter document per prompt with $inc: FerretDB v1 (the local
+// database) applies updates as unisolated read-modify-writes. Measured here: 50
+// concurrent {$inc: {n: 1}} on one document leave n = 11, and a guarded
+// update ({batch: {$ne: b}}) applied the same batch 4 times out of 8. Inserts
+// against a unique key are exact on both FerretDB and MongoDB.
+//
+// Collection `reference_activations`: one document per activation of a
+// reference policy in a lineage; the latest is the active one, the earlier ones
+// are superseded but kept, and so are their statistics.
 import type { Collection, Db } from "mongodb";
 import { isDuplicateKey, withDatabase } from "../../../../shared/mongo";
 import type { RecordResult, ReferenceStatistics, ReferenceStore, ReferenceTally } from "../domain/reference";
 
-interface StatisticsDoc {
+interface LedgerDoc extends ReferenceTally {
+  _id: string;
   referencePolicyId: string;
   promptId: string;
-  rollouts: number;
-  correct: number;
-  passSum: number;
-  appliedBatches: string[];
-  createdAt: Date;
-  updatedAt: Date;
+  batchId: string;
+  recordedAt: Date;
 }
 
-interface LineageDoc {
-  _id: string;
-  activeReferencePolicyId: string;
+interface ActivationDoc {
+  lineage: string;
+  referencePolicyId: string;
   activatedAt: Date;
-  history: Array<{ referencePolicyId: string; activatedAt: Date }>;
 }
 
-/** Concurrent single-document updates in flight per record call. */
+/** Concurrent inserts in flight per record call. */
 const WRITE_CONCURRENCY = 16;
 
+/** Ids never contain a space (see shared/validation ID_PATTERN), so it separates the parts unambiguously. */
+const ledgerId = (referencePolicyId: string, promptId: string, batchId: string) => `${referencePolicyId} ${promptId} ${batchId}`;
+
 export class MongoReferenceStore implements ReferenceStore {
-  private readonly statistics: Collection<StatisticsDoc>;
-  private readonly lineages: Collection<LineageDoc>;
+  private readonly ledger: Collection<LedgerDoc>;
+  private readonly activations: Collection<ActivationDoc>;
   private indexes: Promise<void> | undefined;
 
   constructor(db: Db) {
-    this.statistics = db.collection<StatisticsDoc>("reference_statistics");
-    this.lineages = db.collection<LineageDoc>("reference_lineages");
+    this.ledger = db.collection<LedgerDoc>("reference_rewards");
+    this.activations = db.collection<ActivationDoc>("reference_activations");
   }
 
   /** Creates the indexes once; a failure (e.g. database down) is retried on the next call. */
   private ensureIndexes(): Promise<void> {
-    this.indexes ??= this.statistics
-      .createIndex({ referencePolicyId: 1, promptId: 1 }, { unique: true, name: "reference_prompt_unique" })
+    this.indexes ??= Promise.all([
+      this.ledger.createIndex({ referencePolicyId: 1, promptId: 1 }, { name: "reference_prompt" }),
+      this.activations.createIndex({ lineage: 1, activatedAt: -1 }, { name: "lineage_latest" }),
+    ])
       .then(() => undefined)
       .catch((err: unknown) => {
         this.indexes = undefined;
@@ -66,12 +73,22 @@ export class MongoReferenceStore implements ReferenceStore {
     return withDatabase(async () => {
       await this.ensureIndexes();
       const result: RecordResult = { applied: 0, alreadyApplied: 0 };
+      const recordedAt = new Date();
       let next = 0;
       const worker = async () => {
         while (next < tallies.length) {
-          const item = tallies[next++]!;
-          if (await this.apply(referencePolicyId, batchId, item.promptId, item.tally, timeoutMs)) result.applied++;
-          else result.alreadyApplied++;
+          const { promptId, tally } = tallies[next++]!;
+          try {
+            await this.ledger.insertOne(
+              { _id: ledgerId(referencePolicyId, promptId, batchId), referencePolicyId, promptId, batchId, recordedAt, ...tally },
+              { timeoutMS: timeoutMs },
+            );
+            result.applied++;
+          } catch (err) {
+            // First write of a (reference, prompt, batch) wins; a retry finds it there.
+            if (!isDuplicateKey(err)) throw err;
+            result.alreadyApplied++;
+          }
         }
       };
       await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, tallies.length) }, worker));
@@ -79,69 +96,48 @@ export class MongoReferenceStore implements ReferenceStore {
     });
   }
 
-  /** Adds one prompt's tally unless this batch already did; true when it was added now. */
-  private async apply(referencePolicyId: string, batchId: string, promptId: string, tally: ReferenceTally, timeoutMs?: number): Promise<boolean> {
-    const now = new Date();
-    const filter = { referencePolicyId, promptId, appliedBatches: { $ne: batchId } };
-    const update = {
-      $inc: { rollouts: tally.rollouts, correct: tally.correct, passSum: tally.passSum },
-      $push: { appliedBatches: batchId },
-      $set: { updatedAt: now },
-      $setOnInsert: { createdAt: now },
-    };
-    try {
-      const res = await this.statistics.updateOne(filter, update, { upsert: true, timeoutMS: timeoutMs });
-      return res.matchedCount + res.upsertedCount > 0;
-    } catch (err) {
-      // The upsert collided with an existing document: either this batch is
-      // already in it, or another writer created it a moment ago. Update it.
-      if (!isDuplicateKey(err)) throw err;
-      const res = await this.statistics.updateOne(filter, update, { timeoutMS: timeoutMs });
-      return res.matchedCount > 0;
-    }
-  }
-
   async get(referencePolicyId: string, promptIds: readonly string[], timeoutMs?: number): Promise<Map<string, ReferenceStatistics>> {
     return withDatabase(async () => {
-      const docs = await this.statistics
+      const docs = await this.ledger
         .find(
           { referencePolicyId, promptId: { $in: [...promptIds] } },
           { projection: { _id: 0, promptId: 1, rollouts: 1, correct: 1, passSum: 1 }, timeoutMS: timeoutMs },
         )
         .toArray();
-      return new Map(
-        docs.map((d) => [d.promptId, { promptId: d.promptId, rollouts: d.rollouts, correct: d.correct, passSum: d.passSum }]),
-      );
+      const stats = new Map<string, ReferenceStatistics>();
+      for (const d of docs) {
+        const s = stats.get(d.promptId);
+        if (s) {
+          s.rollouts += d.rollouts;
+          s.correct += d.correct;
+          s.passSum += d.passSum;
+        } else {
+          stats.set(d.promptId, { promptId: d.promptId, rollouts: d.rollouts, correct: d.correct, passSum: d.passSum });
+        }
+      }
+      return stats;
     });
+  }
+
+  private latest(lineage: string, limit: number, timeoutMs?: number): Promise<ActivationDoc[]> {
+    return this.activations.find({ lineage }, { sort: { activatedAt: -1, _id: -1 }, limit, timeoutMS: timeoutMs }).toArray();
   }
 
   async activate(lineage: string, referencePolicyId: string, timeoutMs?: number): Promise<string> {
     return withDatabase(async () => {
-      const now = new Date();
-      try {
-        const before = await this.lineages.findOneAndUpdate(
-          { _id: lineage, activeReferencePolicyId: { $ne: referencePolicyId } },
-          {
-            $set: { activeReferencePolicyId: referencePolicyId, activatedAt: now },
-            $push: { history: { referencePolicyId, activatedAt: now } },
-          },
-          { upsert: true, returnDocument: "before", timeoutMS: timeoutMs },
-        );
-        return before?.activeReferencePolicyId ?? "";
-      } catch (err) {
-        // Already the active one: nothing changes; report what it superseded.
-        if (!isDuplicateKey(err)) throw err;
-        const doc = await this.lineages.findOne({ _id: lineage }, { timeoutMS: timeoutMs });
-        const history = doc?.history ?? [];
-        return history.length >= 2 ? history[history.length - 2]!.referencePolicyId : "";
-      }
+      await this.ensureIndexes();
+      const [current, previous] = await this.latest(lineage, 2, timeoutMs);
+      // Already active: nothing changes; report what it superseded.
+      if (current?.referencePolicyId === referencePolicyId) return previous?.referencePolicyId ?? "";
+      await this.activations.insertOne({ lineage, referencePolicyId, activatedAt: new Date() }, { timeoutMS: timeoutMs });
+      return current?.referencePolicyId ?? "";
     });
   }
 
   async active(lineage: string, timeoutMs?: number): Promise<string | undefined> {
     return withDatabase(async () => {
-      const doc = await this.lineages.findOne({ _id: lineage }, { timeoutMS: timeoutMs });
-      return doc?.activeReferencePolicyId;
+      const [current] = await this.latest(lineage, 1, timeoutMs);
+      return current?.referencePolicyId;
     });
   }
 }
