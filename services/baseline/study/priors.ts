@@ -7,7 +7,9 @@ export type PriorModel =
   /** p̂ = clamp(p + shift, 0, 1): systematic bias on the pass-rate scale. */
   | { kind: "shift"; shift: number }
   /** A fraction of prompts get p̂ = p ± 0.5 (toward the far side); the rest get logit noise σ. */
-  | { kind: "hallucinate"; fraction: number; sigma: number };
+  | { kind: "hallucinate"; fraction: number; sigma: number }
+  /** Maximally wrong, the bounded-scale stand-in for an infinitely biased prior: p̂ = 1 if p < 0.5 else 0. */
+  | { kind: "opposite" };
 
 const EPS = 1e-6;
 
@@ -32,6 +34,8 @@ export function priorFor(model: PriorModel, p: number, z: number, h: number): nu
     case "hallucinate":
       if (h < model.fraction) return p < 0.5 ? p + 0.5 : p - 0.5;
       return model.sigma === 0 ? p : sigmoid(logit(p) + model.sigma * z);
+    case "opposite":
+      return p < 0.5 ? 1 : 0;
   }
 }
 
@@ -45,6 +49,8 @@ export function describePrior(model: PriorModel): string {
       return `bias ${model.shift > 0 ? "+" : ""}${model.shift} (pass rate)`;
     case "hallucinate":
       return `${Math.round(model.fraction * 100)}% hallucinated (±0.5), rest σ=${model.sigma}`;
+    case "opposite":
+      return "maximally wrong (p̂ = 1 if p < 0.5 else 0)";
   }
 }
 

@@ -45,6 +45,8 @@ export interface SeedMetrics {
   bias: number;
   /** Over all rollouts: A_i·(r_i − p) < 0 (the advantage points the wrong way). */
   signErrorRate: number;
+  /** Over all rollouts: A_i·(r_i − p) ≤ 0 (wrong way or no signal). */
+  signLossRate: number;
   /** Groups whose rewards are all equal and whose advantages are all 0. */
   zeroGradFraction: number;
   /** On-policy rollouts per prompt used for training (DAPO: generated per kept prompt). */
@@ -63,6 +65,7 @@ export const METRIC_KEYS = [
   "mse",
   "bias",
   "signErrorRate",
+  "signLossRate",
   "zeroGradFraction",
   "rolloutsPerPrompt",
   "rejectionRate",
@@ -120,6 +123,7 @@ class Accumulator {
   err = 0;
   rollouts = 0;
   signErrors = 0;
+  signLosses = 0;
   zeroGrad = 0;
   priors = 0;
   rejected = 0;
@@ -143,7 +147,9 @@ class Accumulator {
       const d = SCALE.toPassRate(b) - p;
       sq += d * d;
       e += d;
-      if (a * (r - pSigned) < 0) this.signErrors++;
+      const dir = a * (r - pSigned);
+      if (dir < 0) this.signErrors++;
+      if (dir <= 0) this.signLosses++;
       if (a !== 0) allZero = false;
     }
     this.sqErr += sq / k;
@@ -165,6 +171,7 @@ class Accumulator {
       mse: this.sqErr / this.prompts,
       bias: this.err / this.prompts,
       signErrorRate: this.signErrors / this.rollouts,
+      signLossRate: this.signLosses / this.rollouts,
       zeroGradFraction: this.zeroGrad / this.prompts,
       rolloutsPerPrompt: (this.generatedRollouts || this.rollouts) / this.prompts,
       rejectionRate: this.priors ? this.rejected / this.priors : 0,
@@ -255,31 +262,13 @@ export function runSetting(setting: Setting, data: SeedData, batchSize: number):
       // Sequential, as a trainer runs it: plan with the v05 policy (which first
       // tops every prompt up to k_init), sample the extra rollouts it asks for,
       // re-plan, until the plan asks for nothing.
-      const policy = getBudgetPolicy("v05");
       const est = getEstimator("v05");
       for (const [s, e] of batches(data.n, batchSize)) {
-        const groups: Array<PlanGroup & { rewards: number[] }> = [];
-        for (let i = s; i < e; i++) groups.push({ promptId: String(i), rewards: [], prior: prior(spec.prior, i) });
-        const tested = new Array<boolean>(groups.length).fill(false);
-        for (let round = 0; ; round++) {
-          if (round > spec.params.kMax + 2) throw new Error("v05 planning did not terminate");
-          const plan = policy.plan(groups, SCALE, spec.params);
-          plan.plans.forEach((pl, g) => {
-            if (!tested[g] && pl.reason !== "initial_rollouts") {
-              tested[g] = true;
-              acc.initTests++;
-              if (pl.reason !== "prior_accepted") acc.rejectedAtInit++;
-            }
-            if (pl.extraRollouts > 0) {
-              const group = groups[g]!;
-              const i = s + g;
-              group.rewards.push(...rewardsOf(data, i, group.rewards.length, group.rewards.length + pl.extraRollouts));
-            }
-          });
-          if (plan.totalExtraRollouts === 0) break;
-        }
-        const out = computeBatch(est, groups, SCALE);
-        for (let i = s; i < e; i++) acc.add(data.p[i]!, groups[i - s]!.rewards, out.groups[i - s]!, false);
+        const run = runAdaptiveBatch(data, s, e, spec.prior, spec.params);
+        acc.initTests += run.rejectedAtInit.length;
+        acc.rejectedAtInit += run.rejectedAtInit.filter(Boolean).length;
+        const out = computeBatch(est, run.groups, SCALE);
+        for (let i = s; i < e; i++) acc.add(data.p[i]!, run.groups[i - s]!.rewards, out.groups[i - s]!, false);
       }
       break;
     }
@@ -301,6 +290,43 @@ export function runSetting(setting: Setting, data: SeedData, batchSize: number):
   return acc.finish();
 }
 
+export interface AdaptiveBatch {
+  groups: Array<Group & { rewards: number[] }>;
+  /** Per prompt: the first test (at k_init rollouts) rejected the prior. */
+  rejectedAtInit: boolean[];
+  /** Planning rounds until the plan asked for nothing. */
+  rounds: number;
+}
+
+/**
+ * V0.5's adaptive budget run sequentially on prompts [s, e): plan with the v05
+ * policy (which first tops every prompt up to k_init), sample the extra
+ * rollouts it asks for, re-plan, until the plan asks for nothing.
+ */
+export function runAdaptiveBatch(data: SeedData, s: number, e: number, model: PriorModel, params: BudgetParameters): AdaptiveBatch {
+  const policy = getBudgetPolicy("v05");
+  const groups: Array<Group & { rewards: number[] }> = [];
+  for (let i = s; i < e; i++) groups.push({ promptId: String(i), rewards: [], prior: priorFor(model, data.p[i]!, data.z[i]!, data.h[i]!) });
+  const rejectedAtInit = new Array<boolean>(groups.length).fill(false);
+  const tested = new Array<boolean>(groups.length).fill(false);
+  for (let round = 1; ; round++) {
+    if (round > params.kMax + 2) throw new Error("v05 planning did not terminate");
+    const plan = policy.plan(groups, SCALE, params);
+    plan.plans.forEach((pl, g) => {
+      if (!tested[g] && pl.reason !== "initial_rollouts") {
+        tested[g] = true;
+        rejectedAtInit[g] = pl.reason !== "prior_accepted";
+      }
+      if (pl.extraRollouts > 0) {
+        const group = groups[g]!;
+        if (group.rewards.length + pl.extraRollouts > POOL) throw new Error("rollout pool exhausted");
+        group.rewards.push(...rewardsOf(data, s + g, group.rewards.length, group.rewards.length + pl.extraRollouts));
+      }
+    });
+    if (plan.totalExtraRollouts === 0) return { groups, rejectedAtInit, rounds: round };
+  }
+}
+
 // ---------------------------------------------------------------------------
 // The default grid of settings.
 
@@ -314,7 +340,9 @@ export interface GridOptions {
   /** Pass-rate shifts for the bias sweep. */
   shifts: readonly number[];
   hallucination: { fractions: readonly number[]; sigma: number };
-  v05FixedK: number;
+  /** Include the maximally wrong prior. */
+  opposite: boolean;
+  v05FixedKs: readonly number[];
   budget: BudgetParameters;
   v0: { perPrompt: readonly number[]; prior: PriorModel };
 }
@@ -327,7 +355,8 @@ export const DEFAULT_GRID: GridOptions = {
   sigmas: [0, 0.05, 0.1, 0.2, 0.5, 1],
   shifts: [-0.4, -0.3, -0.2, -0.1, 0.1, 0.2, 0.3, 0.4],
   hallucination: { fractions: [0.1, 0.3], sigma: 0.1 },
-  v05FixedK: 4,
+  opposite: true,
+  v05FixedKs: [4, 8],
   budget: { ...DEFAULT_BUDGET_PARAMETERS },
   v0: { perPrompt: [4, 8], prior: { kind: "logit_noise", sigma: 0.2 } },
 };
@@ -342,6 +371,8 @@ function priorId(m: PriorModel): string {
       return `shift${m.shift > 0 ? "+" : ""}${m.shift}`;
     case "hallucinate":
       return `halluc${m.fraction}`;
+    case "opposite":
+      return "opposite";
   }
 }
 
@@ -350,6 +381,7 @@ export function priorModels(grid: GridOptions): PriorModel[] {
   for (const s of grid.sigmas) out.push(s === 0 ? { kind: "perfect" } : { kind: "logit_noise", sigma: s });
   for (const shift of grid.shifts) out.push({ kind: "shift", shift });
   for (const fraction of grid.hallucination.fractions) out.push({ kind: "hallucinate", fraction, sigma: grid.hallucination.sigma });
+  if (grid.opposite) out.push({ kind: "opposite" });
   return out;
 }
 
@@ -369,12 +401,14 @@ export function buildSettings(grid: GridOptions = DEFAULT_GRID): Setting[] {
     });
   }
   for (const prior of priorModels(grid)) {
-    out.push({
-      id: `v05_fixed${grid.v05FixedK}_${priorId(prior)}`,
-      family: "v05_fixed",
-      label: `V0.5 fixed k=${grid.v05FixedK}, ${describePrior(prior)}`,
-      spec: { kind: "v05_fixed", k: grid.v05FixedK, prior },
-    });
+    for (const k of grid.v05FixedKs) {
+      out.push({
+        id: `v05_fixed${k}_${priorId(prior)}`,
+        family: "v05_fixed",
+        label: `V0.5 fixed k=${k}, ${describePrior(prior)}`,
+        spec: { kind: "v05_fixed", k, prior },
+      });
+    }
     out.push({
       id: `v05_adaptive_${priorId(prior)}`,
       family: "v05_adaptive",

@@ -122,6 +122,44 @@ describe("ComputeAdvantages", () => {
   });
 });
 
+describe("ComputePackedAdvantages", () => {
+  const packed = (groups: object, extra: object = {}) =>
+    unary(client.computePackedAdvantages.bind(client), { estimator: "v05", rewardScale: SIGNED, referencePolicyId: "", groups: groups as never, ...extra });
+  const columns = {
+    promptIds: ["a", "b", "c"],
+    groupSizes: [4, 4, 1],
+    rewards: [1, 1, 1, 1, 1, 1, 1, -1, -1],
+    priorPassRates: [0.6, 0.6, 0.1],
+    referenceRollouts: [],
+    referenceMeanRewards: [],
+  };
+  it("returns the same numbers as ComputeAdvantages, as flat columns", async () => {
+    const res = await packed(columns);
+    const byGroup = await compute({
+      estimator: "v05",
+      rewardScale: SIGNED,
+      groups: [
+        { promptId: "a", rewards: [1, 1, 1, 1], prior: { passRate: 0.6 } },
+        { promptId: "b", rewards: [1, 1, 1, -1], prior: { passRate: 0.6 } },
+        { promptId: "c", rewards: [-1], prior: { passRate: 0.1 } },
+      ],
+    });
+    assert.deepEqual(res.advantages, byGroup.groups.flatMap((g) => g.advantages));
+    assert.deepEqual(res.baselines, byGroup.groups.map((g) => g.baseline));
+    assert.deepEqual(res.priorRejected, [true, false, false]);
+    assert.deepEqual(res.summary, byGroup.summary);
+  });
+  it("names the flat field path of a bad entry", async () => {
+    await rejects(packed({ ...columns, rewards: [1, 1, 1, 1, 1, 1, 1, -1, NaN] }), status.INVALID_ARGUMENT, "groups.rewards[8]");
+    await rejects(packed({ ...columns, groupSizes: [4, 4] }), status.INVALID_ARGUMENT, "groups.group_sizes");
+    await rejects(packed({ ...columns, groupSizes: [4, 4, 2] }), status.INVALID_ARGUMENT, "groups.rewards");
+    await rejects(packed({ ...columns, priorPassRates: [] }), status.INVALID_ARGUMENT, "groups.prior_pass_rates");
+    await rejects(packed({ ...columns, priorPassRates: [0.6, -0.1, 0.2] }), status.INVALID_ARGUMENT, "groups.prior_pass_rates[1]");
+    await rejects(packed({ ...columns, promptIds: ["a", "$where", "c"] }), status.INVALID_ARGUMENT, "groups.prompt_ids[1]");
+    await rejects(packed({ ...columns, groupSizes: [4, 0, 5] }), status.INVALID_ARGUMENT, "groups.group_sizes[1]");
+  });
+});
+
 describe("PlanRollouts", () => {
   it("plans V0.5 extra rollouts only where the prior is rejected", async () => {
     const res = await unary(client.planRollouts.bind(client), {

@@ -6,8 +6,10 @@ import {
   PromptClass,
   ReferenceSource,
   type BaselineServiceService,
-  type ComputeAdvantagesRequest,
+  type BatchSummary,
   type ComputeAdvantagesResponse,
+  type ComputePackedAdvantagesResponse,
+  type EstimatorOptions as EstimatorOptionsMessage,
   type GroupAdvantages as GroupAdvantagesMessage,
   type PlanRolloutsRequest,
   type PlanRolloutsResponse,
@@ -21,13 +23,15 @@ import {
   computeBatch,
   getEstimator,
   listEstimators,
+  type BatchSummary as DomainBatchSummary,
   type DropReason as DomainDropReason,
+  type EstimatorOptions,
   type Group,
   type GroupAdvantages,
 } from "../domain/estimators";
 import { classify, tallyRewards, type PromptClass as DomainPromptClass, type ReferenceStore } from "../domain/reference";
 import { SCALES, type Scale } from "../domain/scale";
-import { optionalInRange, scaleOf, validateGroups, validateRewards, type Limits } from "./validate";
+import { optionalInRange, scaleOf, unpackGroups, validateGroups, validateRewards, type Limits } from "./validate";
 
 export interface BaselineDeps {
   store: ReferenceStore;
@@ -96,32 +100,72 @@ function toMessage(result: GroupAdvantages): GroupAdvantagesMessage {
   return message;
 }
 
+function summaryMessage(s: DomainBatchSummary): BatchSummary {
+  return {
+    groups: s.groups,
+    rollouts: s.rollouts,
+    groupsKept: s.groupsKept,
+    drops: (Object.entries(s.drops) as [DomainDropReason, number][]).map(([reason, n]) => ({ reason: dropReasonToProto[reason], groups: n })),
+    priorsRejected: s.priorsRejected,
+    priorRejectionRate: s.priorRejectionRate,
+  };
+}
+
+/** Lays the per-group results out as flat columns in request order. */
+function packResults(results: readonly GroupAdvantages[], rollouts: number, summary: BatchSummary): ComputePackedAdvantagesResponse {
+  const n = results.length;
+  const advantages = new Array<number>(rollouts);
+  const baselines = new Array<number>(n);
+  const means = new Array<number>(n);
+  const stds = new Array<number>(n);
+  const priorWeights: number[] = [];
+  const priorZ: number[] = [];
+  const priorRejected: boolean[] = [];
+  const dropReasons: DropReason[] = [];
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    const r = results[i]!;
+    for (const a of r.advantages) advantages[k++] = a;
+    baselines[i] = r.baseline;
+    means[i] = r.mean;
+    stds[i] = r.std;
+    const d = r.diagnostics;
+    if (d?.kind === "prior_fusion") {
+      priorWeights.push(d.fusion.weight);
+      priorZ.push(d.fusion.z);
+      priorRejected.push(d.fusion.rejected);
+    } else if (d?.kind === "dynamic_sampling") {
+      dropReasons.push(d.reason ? dropReasonToProto[d.reason] : DropReason.DROP_REASON_UNSPECIFIED);
+    }
+  }
+  return { advantages, baselines, means, stds, priorWeights, priorZ, priorRejected, dropReasons, summary };
+}
+
 export function createBaselineHandlers(deps: BaselineDeps): UnaryHandlers<typeof BaselineServiceService> {
   const { store, limits } = deps;
 
-  /** Fills pvpo's reference statistics: inline ones as given, the rest from the store. */
-  async function resolveReferences(request: ComputeAdvantagesRequest, scale: Scale, groups: Group[], ctx: CallContext): Promise<void> {
+  /** pvpo: attaches stored reference statistics to every group that has no inline ones. */
+  async function attachStoredReferences(
+    groups: Group[],
+    referencePolicyId: string,
+    scale: Scale,
+    ctx: CallContext,
+    inlineField: (i: number) => string,
+  ): Promise<void> {
     const missing: number[] = [];
-    request.groups.forEach((g, i) => {
-      if (g.reference) {
-        const path = `groups[${i}].reference`;
-        if (g.reference.rollouts < 1) throw new InvalidArgumentError(`${path}.rollouts`, "must be at least 1");
-        requireInRange(g.reference.meanReward, scale.min, scale.max, `${path}.mean_reward`);
-        groups[i]!.reference = { rollouts: g.reference.rollouts, meanReward: g.reference.meanReward, source: "inline" };
-      } else {
-        missing.push(i);
-      }
+    groups.forEach((g, i) => {
+      if (!g.reference) missing.push(i);
     });
     if (missing.length === 0) return;
-    if (request.referencePolicyId === "") {
+    if (referencePolicyId === "") {
       throw new InvalidArgumentError(
         "reference_policy_id",
-        `is required by estimator pvpo when a group has no inline reference (groups[${missing[0]}].reference is absent)`,
+        `is required by estimator pvpo when a group has no inline reference (${inlineField(missing[0]!)} is absent)`,
       );
     }
-    requireId(request.referencePolicyId, "reference_policy_id");
+    requireId(referencePolicyId, "reference_policy_id");
     const found = await store.get(
-      request.referencePolicyId,
+      referencePolicyId,
       missing.map((i) => groups[i]!.promptId),
       ctx.remainingMs(),
     );
@@ -130,13 +174,19 @@ export function createBaselineHandlers(deps: BaselineDeps): UnaryHandlers<typeof
       const ids = absent.slice(0, 5).map((i) => groups[i]!.promptId);
       const more = absent.length > 5 ? ` and ${absent.length - 5} more` : "";
       throw new FailedPreconditionError(
-        `no reference statistics for reference policy ${request.referencePolicyId} on prompts ${ids.join(", ")}${more}; record them with RecordReferenceRewards first`,
+        `no reference statistics for reference policy ${referencePolicyId} on prompts ${ids.join(", ")}${more}; record them with RecordReferenceRewards first`,
       );
     }
     for (const i of missing) {
       const stats = found.get(groups[i]!.promptId)!;
       groups[i]!.reference = { rollouts: stats.rollouts, meanReward: scale.fromPassRate(stats.passSum / stats.rollouts), source: "store" };
     }
+  }
+
+  function estimatorOptions(options: EstimatorOptionsMessage | undefined): EstimatorOptions {
+    const epsilon = options?.stdEpsilon ?? 1e-6;
+    if (!(epsilon > 0 && epsilon <= 1)) throw new InvalidArgumentError("options.std_epsilon", `must be in (0, 1], got ${epsilon}`);
+    return { stdEpsilon: epsilon, v05NormalizeByStd: options?.v05NormalizeByStd ?? false };
   }
 
   return {
@@ -147,29 +197,34 @@ export function createBaselineHandlers(deps: BaselineDeps): UnaryHandlers<typeof
         allowEmptyRewards: false,
         priorRequiredBy: estimator.requiresPrior ? `estimator ${estimator.name}` : undefined,
       });
-      const options = {
-        stdEpsilon: optionalInRange(request.options?.stdEpsilon, 1e-6, Number.MIN_VALUE, 1, "options.std_epsilon"),
-        v05NormalizeByStd: request.options?.v05NormalizeByStd ?? false,
-      };
-      const groups: Group[] = request.groups.map((g) => ({ promptId: g.promptId, rewards: g.rewards, prior: g.prior?.passRate }));
-      if (estimator.requiresReference) await resolveReferences(request, scale, groups, ctx);
-
+      const options = estimatorOptions(request.options);
+      const groups = request.groups.map((g, i): Group => {
+        const group: Group = { promptId: g.promptId, rewards: g.rewards, prior: g.prior?.passRate };
+        if (estimator.requiresReference && g.reference) {
+          const path = `groups[${i}].reference`;
+          if (g.reference.rollouts < 1) throw new InvalidArgumentError(`${path}.rollouts`, "must be at least 1");
+          requireInRange(g.reference.meanReward, scale.min, scale.max, `${path}.mean_reward`);
+          group.reference = { rollouts: g.reference.rollouts, meanReward: g.reference.meanReward, source: "inline" };
+        }
+        return group;
+      });
+      if (estimator.requiresReference) {
+        await attachStoredReferences(groups, request.referencePolicyId, scale, ctx, (i) => `groups[${i}].reference`);
+      }
       const batch = computeBatch(estimator, groups, scale, options);
-      const s = batch.summary;
-      return {
-        groups: batch.groups.map(toMessage),
-        summary: {
-          groups: s.groups,
-          rollouts: s.rollouts,
-          groupsKept: s.groupsKept,
-          drops: (Object.entries(s.drops) as [DomainDropReason, number][]).map(([reason, n]) => ({
-            reason: dropReasonToProto[reason],
-            groups: n,
-          })),
-          priorsRejected: s.priorsRejected,
-          priorRejectionRate: s.priorRejectionRate,
-        },
-      };
+      return { groups: batch.groups.map(toMessage), summary: summaryMessage(batch.summary) };
+    },
+
+    async computePackedAdvantages(request, ctx): Promise<ComputePackedAdvantagesResponse> {
+      const estimator = getEstimator(request.estimator);
+      const scale = scaleOf(request.rewardScale);
+      const groups = unpackGroups(request.groups, scale, limits, estimator.requiresPrior ? `estimator ${estimator.name}` : undefined);
+      const options = estimatorOptions(request.options);
+      if (estimator.requiresReference) {
+        await attachStoredReferences(groups, request.referencePolicyId, scale, ctx, () => "groups.reference_rollouts");
+      }
+      const batch = computeBatch(estimator, groups, scale, options);
+      return packResults(batch.groups, batch.summary.rollouts, summaryMessage(batch.summary));
     },
 
     async planRollouts(request: PlanRolloutsRequest): Promise<PlanRolloutsResponse> {

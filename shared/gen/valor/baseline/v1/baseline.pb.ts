@@ -18,7 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Prior } from "../../common/v1/prior.pb";
+import { Prior, PriorProvenance } from "../../common/v1/prior.pb";
 import { RewardScale, rewardScaleFromJSON, rewardScaleToJSON } from "../../common/v1/reward.pb";
 
 export enum DropReason {
@@ -338,6 +338,62 @@ export interface BatchSummary {
 
 export interface ComputeAdvantagesResponse {
   groups: GroupAdvantages[];
+  summary?: BatchSummary | undefined;
+}
+
+/**
+ * PackedGroups is a batch of prompt groups as flat arrays: group i owns
+ * rewards[o_i : o_i + group_sizes[i]], with o_i the sum of the sizes before it.
+ */
+export interface PackedGroups {
+  promptIds: string[];
+  /** One size (at least 1) per prompt id. */
+  groupSizes: number[];
+  /** All rewards, group after group, on the request's reward scale. */
+  rewards: number[];
+  /** Value-model priors: empty, or one pass rate in [0, 1] per group (required by v05). */
+  priorPassRates: number[];
+  /** Provenance shared by every prior of the batch. */
+  priorProvenance?:
+    | PriorProvenance
+    | undefined;
+  /** pvpo inline reference statistics: empty, or one entry per group in both. */
+  referenceRollouts: number[];
+  referenceMeanRewards: number[];
+}
+
+export interface ComputePackedAdvantagesRequest {
+  /** Estimator name, as in ComputeAdvantagesRequest. */
+  estimator: string;
+  rewardScale: RewardScale;
+  groups?:
+    | PackedGroups
+    | undefined;
+  /**
+   * pvpo: reference policy whose stored statistics serve the batch when no
+   * inline reference statistics are given.
+   */
+  referencePolicyId: string;
+  options?: EstimatorOptions | undefined;
+}
+
+/**
+ * ComputePackedAdvantagesResponse holds per-rollout and per-group columns in
+ * the request's order.
+ */
+export interface ComputePackedAdvantagesResponse {
+  /** One advantage per reward, laid out like the request's rewards. */
+  advantages: number[];
+  /** Per group. */
+  baselines: number[];
+  means: number[];
+  stds: number[];
+  /** v05 only, per group: weight of the empirical mean, z, and the test's verdict. */
+  priorWeights: number[];
+  priorZ: number[];
+  priorRejected: boolean[];
+  /** dapo only, per group. */
+  dropReasons: DropReason[];
   summary?: BatchSummary | undefined;
 }
 
@@ -1861,6 +1917,765 @@ export const ComputeAdvantagesResponse: MessageFns<ComputeAdvantagesResponse> = 
   fromPartial<I extends Exact<DeepPartial<ComputeAdvantagesResponse>, I>>(object: I): ComputeAdvantagesResponse {
     const message = createBaseComputeAdvantagesResponse();
     message.groups = object.groups?.map((e) => GroupAdvantages.fromPartial(e)) || [];
+    message.summary = (object.summary !== undefined && object.summary !== null)
+      ? BatchSummary.fromPartial(object.summary)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePackedGroups(): PackedGroups {
+  return {
+    promptIds: [],
+    groupSizes: [],
+    rewards: [],
+    priorPassRates: [],
+    priorProvenance: undefined,
+    referenceRollouts: [],
+    referenceMeanRewards: [],
+  };
+}
+
+export const PackedGroups: MessageFns<PackedGroups> = {
+  encode(message: PackedGroups, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.promptIds) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.groupSizes.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.groupSizes) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.rewards.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.rewards) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.priorPassRates.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.priorPassRates) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.priorProvenance !== undefined) {
+      PriorProvenance.encode(message.priorProvenance, writer.uint32(42).fork()).join();
+    }
+    if (message.referenceRollouts.length !== 0) {
+      writer.uint32(50).fork();
+      for (const v of message.referenceRollouts) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.referenceMeanRewards.length !== 0) {
+      writer.uint32(58).fork();
+      for (const v of message.referenceMeanRewards) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PackedGroups {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePackedGroups();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.promptIds.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.groupSizes.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.groupSizes.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag === 25) {
+              message.rewards.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.rewards.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag === 33) {
+              message.priorPassRates.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.priorPassRates.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.priorProvenance = PriorProvenance.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag === 48) {
+              message.referenceRollouts.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 50) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.referenceRollouts.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 7: {
+            if (tag === 57) {
+              message.referenceMeanRewards.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 58) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.referenceMeanRewards.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PackedGroups {
+    return {
+      promptIds: globalThis.Array.isArray(object?.promptIds)
+        ? object.promptIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.prompt_ids)
+        ? object.prompt_ids.map((e: any) => globalThis.String(e))
+        : [],
+      groupSizes: globalThis.Array.isArray(object?.groupSizes)
+        ? object.groupSizes.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.group_sizes)
+        ? object.group_sizes.map((e: any) => globalThis.Number(e))
+        : [],
+      rewards: globalThis.Array.isArray(object?.rewards) ? object.rewards.map((e: any) => globalThis.Number(e)) : [],
+      priorPassRates: globalThis.Array.isArray(object?.priorPassRates)
+        ? object.priorPassRates.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.prior_pass_rates)
+        ? object.prior_pass_rates.map((e: any) => globalThis.Number(e))
+        : [],
+      priorProvenance: isSet(object.priorProvenance)
+        ? PriorProvenance.fromJSON(object.priorProvenance)
+        : isSet(object.prior_provenance)
+        ? PriorProvenance.fromJSON(object.prior_provenance)
+        : undefined,
+      referenceRollouts: globalThis.Array.isArray(object?.referenceRollouts)
+        ? object.referenceRollouts.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.reference_rollouts)
+        ? object.reference_rollouts.map((e: any) => globalThis.Number(e))
+        : [],
+      referenceMeanRewards: globalThis.Array.isArray(object?.referenceMeanRewards)
+        ? object.referenceMeanRewards.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.reference_mean_rewards)
+        ? object.reference_mean_rewards.map((e: any) => globalThis.Number(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PackedGroups): unknown {
+    const obj: any = {};
+    if (message.promptIds?.length) {
+      obj.promptIds = message.promptIds;
+    }
+    if (message.groupSizes?.length) {
+      obj.groupSizes = message.groupSizes.map((e) => Math.round(e));
+    }
+    if (message.rewards?.length) {
+      obj.rewards = message.rewards.map((e) => floatToJson(e));
+    }
+    if (message.priorPassRates?.length) {
+      obj.priorPassRates = message.priorPassRates.map((e) => floatToJson(e));
+    }
+    if (message.priorProvenance !== undefined) {
+      obj.priorProvenance = PriorProvenance.toJSON(message.priorProvenance);
+    }
+    if (message.referenceRollouts?.length) {
+      obj.referenceRollouts = message.referenceRollouts.map((e) => Math.round(e));
+    }
+    if (message.referenceMeanRewards?.length) {
+      obj.referenceMeanRewards = message.referenceMeanRewards.map((e) => floatToJson(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PackedGroups>, I>>(base?: I): PackedGroups {
+    return PackedGroups.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PackedGroups>, I>>(object: I): PackedGroups {
+    const message = createBasePackedGroups();
+    message.promptIds = object.promptIds?.map((e) => e) || [];
+    message.groupSizes = object.groupSizes?.map((e) => e) || [];
+    message.rewards = object.rewards?.map((e) => e) || [];
+    message.priorPassRates = object.priorPassRates?.map((e) => e) || [];
+    message.priorProvenance = (object.priorProvenance !== undefined && object.priorProvenance !== null)
+      ? PriorProvenance.fromPartial(object.priorProvenance)
+      : undefined;
+    message.referenceRollouts = object.referenceRollouts?.map((e) => e) || [];
+    message.referenceMeanRewards = object.referenceMeanRewards?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseComputePackedAdvantagesRequest(): ComputePackedAdvantagesRequest {
+  return { estimator: "", rewardScale: 0, groups: undefined, referencePolicyId: "", options: undefined };
+}
+
+export const ComputePackedAdvantagesRequest: MessageFns<ComputePackedAdvantagesRequest> = {
+  encode(message: ComputePackedAdvantagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.estimator !== "") {
+      writer.uint32(10).string(message.estimator);
+    }
+    if (message.rewardScale !== 0) {
+      writer.uint32(16).int32(message.rewardScale);
+    }
+    if (message.groups !== undefined) {
+      PackedGroups.encode(message.groups, writer.uint32(26).fork()).join();
+    }
+    if (message.referencePolicyId !== "") {
+      writer.uint32(34).string(message.referencePolicyId);
+    }
+    if (message.options !== undefined) {
+      EstimatorOptions.encode(message.options, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ComputePackedAdvantagesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseComputePackedAdvantagesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.estimator = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.rewardScale = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.groups = PackedGroups.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.referencePolicyId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.options = EstimatorOptions.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ComputePackedAdvantagesRequest {
+    return {
+      estimator: isSet(object.estimator) ? globalThis.String(object.estimator) : "",
+      rewardScale: isSet(object.rewardScale)
+        ? rewardScaleFromJSON(object.rewardScale)
+        : isSet(object.reward_scale)
+        ? rewardScaleFromJSON(object.reward_scale)
+        : 0,
+      groups: isSet(object.groups) ? PackedGroups.fromJSON(object.groups) : undefined,
+      referencePolicyId: isSet(object.referencePolicyId)
+        ? globalThis.String(object.referencePolicyId)
+        : isSet(object.reference_policy_id)
+        ? globalThis.String(object.reference_policy_id)
+        : "",
+      options: isSet(object.options) ? EstimatorOptions.fromJSON(object.options) : undefined,
+    };
+  },
+
+  toJSON(message: ComputePackedAdvantagesRequest): unknown {
+    const obj: any = {};
+    if (message.estimator !== "") {
+      obj.estimator = message.estimator;
+    }
+    if (message.rewardScale !== 0) {
+      obj.rewardScale = rewardScaleToJSON(message.rewardScale);
+    }
+    if (message.groups !== undefined) {
+      obj.groups = PackedGroups.toJSON(message.groups);
+    }
+    if (message.referencePolicyId !== "") {
+      obj.referencePolicyId = message.referencePolicyId;
+    }
+    if (message.options !== undefined) {
+      obj.options = EstimatorOptions.toJSON(message.options);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ComputePackedAdvantagesRequest>, I>>(base?: I): ComputePackedAdvantagesRequest {
+    return ComputePackedAdvantagesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ComputePackedAdvantagesRequest>, I>>(
+    object: I,
+  ): ComputePackedAdvantagesRequest {
+    const message = createBaseComputePackedAdvantagesRequest();
+    message.estimator = object.estimator ?? "";
+    message.rewardScale = object.rewardScale ?? 0;
+    message.groups = (object.groups !== undefined && object.groups !== null)
+      ? PackedGroups.fromPartial(object.groups)
+      : undefined;
+    message.referencePolicyId = object.referencePolicyId ?? "";
+    message.options = (object.options !== undefined && object.options !== null)
+      ? EstimatorOptions.fromPartial(object.options)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseComputePackedAdvantagesResponse(): ComputePackedAdvantagesResponse {
+  return {
+    advantages: [],
+    baselines: [],
+    means: [],
+    stds: [],
+    priorWeights: [],
+    priorZ: [],
+    priorRejected: [],
+    dropReasons: [],
+    summary: undefined,
+  };
+}
+
+export const ComputePackedAdvantagesResponse: MessageFns<ComputePackedAdvantagesResponse> = {
+  encode(message: ComputePackedAdvantagesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.advantages.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.advantages) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.baselines.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.baselines) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.means.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.means) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.stds.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.stds) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.priorWeights.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.priorWeights) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.priorZ.length !== 0) {
+      writer.uint32(50).fork();
+      for (const v of message.priorZ) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.priorRejected.length !== 0) {
+      writer.uint32(58).fork();
+      for (const v of message.priorRejected) {
+        writer.bool(v);
+      }
+      writer.join();
+    }
+    if (message.dropReasons.length !== 0) {
+      writer.uint32(66).fork();
+      for (const v of message.dropReasons) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.summary !== undefined) {
+      BatchSummary.encode(message.summary, writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ComputePackedAdvantagesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseComputePackedAdvantagesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 9) {
+              message.advantages.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.advantages.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag === 17) {
+              message.baselines.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.baselines.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag === 25) {
+              message.means.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.means.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag === 33) {
+              message.stds.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.stds.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 5: {
+            if (tag === 41) {
+              message.priorWeights.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.priorWeights.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 6: {
+            if (tag === 49) {
+              message.priorZ.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 50) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.priorZ.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 7: {
+            if (tag === 56) {
+              message.priorRejected.push(reader.bool());
+
+              continue;
+            }
+
+            if (tag === 58) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.priorRejected.push(reader.bool());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 8: {
+            if (tag === 64) {
+              message.dropReasons.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 66) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.dropReasons.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.summary = BatchSummary.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ComputePackedAdvantagesResponse {
+    return {
+      advantages: globalThis.Array.isArray(object?.advantages)
+        ? object.advantages.map((e: any) => globalThis.Number(e))
+        : [],
+      baselines: globalThis.Array.isArray(object?.baselines)
+        ? object.baselines.map((e: any) => globalThis.Number(e))
+        : [],
+      means: globalThis.Array.isArray(object?.means) ? object.means.map((e: any) => globalThis.Number(e)) : [],
+      stds: globalThis.Array.isArray(object?.stds) ? object.stds.map((e: any) => globalThis.Number(e)) : [],
+      priorWeights: globalThis.Array.isArray(object?.priorWeights)
+        ? object.priorWeights.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.prior_weights)
+        ? object.prior_weights.map((e: any) => globalThis.Number(e))
+        : [],
+      priorZ: globalThis.Array.isArray(object?.priorZ)
+        ? object.priorZ.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.prior_z)
+        ? object.prior_z.map((e: any) => globalThis.Number(e))
+        : [],
+      priorRejected: globalThis.Array.isArray(object?.priorRejected)
+        ? object.priorRejected.map((e: any) => globalThis.Boolean(e))
+        : globalThis.Array.isArray(object?.prior_rejected)
+        ? object.prior_rejected.map((e: any) => globalThis.Boolean(e))
+        : [],
+      dropReasons: globalThis.Array.isArray(object?.dropReasons)
+        ? object.dropReasons.map((e: any) => dropReasonFromJSON(e))
+        : globalThis.Array.isArray(object?.drop_reasons)
+        ? object.drop_reasons.map((e: any) => dropReasonFromJSON(e))
+        : [],
+      summary: isSet(object.summary) ? BatchSummary.fromJSON(object.summary) : undefined,
+    };
+  },
+
+  toJSON(message: ComputePackedAdvantagesResponse): unknown {
+    const obj: any = {};
+    if (message.advantages?.length) {
+      obj.advantages = message.advantages.map((e) => floatToJson(e));
+    }
+    if (message.baselines?.length) {
+      obj.baselines = message.baselines.map((e) => floatToJson(e));
+    }
+    if (message.means?.length) {
+      obj.means = message.means.map((e) => floatToJson(e));
+    }
+    if (message.stds?.length) {
+      obj.stds = message.stds.map((e) => floatToJson(e));
+    }
+    if (message.priorWeights?.length) {
+      obj.priorWeights = message.priorWeights.map((e) => floatToJson(e));
+    }
+    if (message.priorZ?.length) {
+      obj.priorZ = message.priorZ.map((e) => floatToJson(e));
+    }
+    if (message.priorRejected?.length) {
+      obj.priorRejected = message.priorRejected;
+    }
+    if (message.dropReasons?.length) {
+      obj.dropReasons = message.dropReasons.map((e) => dropReasonToJSON(e));
+    }
+    if (message.summary !== undefined) {
+      obj.summary = BatchSummary.toJSON(message.summary);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ComputePackedAdvantagesResponse>, I>>(base?: I): ComputePackedAdvantagesResponse {
+    return ComputePackedAdvantagesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ComputePackedAdvantagesResponse>, I>>(
+    object: I,
+  ): ComputePackedAdvantagesResponse {
+    const message = createBaseComputePackedAdvantagesResponse();
+    message.advantages = object.advantages?.map((e) => e) || [];
+    message.baselines = object.baselines?.map((e) => e) || [];
+    message.means = object.means?.map((e) => e) || [];
+    message.stds = object.stds?.map((e) => e) || [];
+    message.priorWeights = object.priorWeights?.map((e) => e) || [];
+    message.priorZ = object.priorZ?.map((e) => e) || [];
+    message.priorRejected = object.priorRejected?.map((e) => e) || [];
+    message.dropReasons = object.dropReasons?.map((e) => e) || [];
     message.summary = (object.summary !== undefined && object.summary !== null)
       ? BatchSummary.fromPartial(object.summary)
       : undefined;
@@ -3792,6 +4607,22 @@ export const BaselineServiceService = {
       Buffer.from(ComputeAdvantagesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ComputeAdvantagesResponse => ComputeAdvantagesResponse.decode(value),
   },
+  /**
+   * ComputePackedAdvantages is ComputeAdvantages on flat arrays: the same
+   * estimators, with less to encode per group. For trainers holding tensors.
+   */
+  computePackedAdvantages: {
+    path: "/valor.baseline.v1.BaselineService/ComputePackedAdvantages" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ComputePackedAdvantagesRequest): Buffer =>
+      Buffer.from(ComputePackedAdvantagesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ComputePackedAdvantagesRequest => ComputePackedAdvantagesRequest.decode(value),
+    responseSerialize: (value: ComputePackedAdvantagesResponse): Buffer =>
+      Buffer.from(ComputePackedAdvantagesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ComputePackedAdvantagesResponse =>
+      ComputePackedAdvantagesResponse.decode(value),
+  },
   /** PlanRollouts says how many more rollouts each prompt needs. */
   planRollouts: {
     path: "/valor.baseline.v1.BaselineService/PlanRollouts" as const,
@@ -3872,6 +4703,11 @@ export interface BaselineServiceServer extends UntypedServiceImplementation {
    * Groups may have different sizes; a group of one is allowed.
    */
   computeAdvantages: handleUnaryCall<ComputeAdvantagesRequest, ComputeAdvantagesResponse>;
+  /**
+   * ComputePackedAdvantages is ComputeAdvantages on flat arrays: the same
+   * estimators, with less to encode per group. For trainers holding tensors.
+   */
+  computePackedAdvantages: handleUnaryCall<ComputePackedAdvantagesRequest, ComputePackedAdvantagesResponse>;
   /** PlanRollouts says how many more rollouts each prompt needs. */
   planRollouts: handleUnaryCall<PlanRolloutsRequest, PlanRolloutsResponse>;
   /** ListEstimators lists the registered estimators and budget policies. */
@@ -3913,6 +4749,25 @@ export interface BaselineServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ComputeAdvantagesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ComputePackedAdvantages is ComputeAdvantages on flat arrays: the same
+   * estimators, with less to encode per group. For trainers holding tensors.
+   */
+  computePackedAdvantages(
+    request: ComputePackedAdvantagesRequest,
+    callback: (error: ServiceError | null, response: ComputePackedAdvantagesResponse) => void,
+  ): ClientUnaryCall;
+  computePackedAdvantages(
+    request: ComputePackedAdvantagesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ComputePackedAdvantagesResponse) => void,
+  ): ClientUnaryCall;
+  computePackedAdvantages(
+    request: ComputePackedAdvantagesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ComputePackedAdvantagesResponse) => void,
   ): ClientUnaryCall;
   /** PlanRollouts says how many more rollouts each prompt needs. */
   planRollouts(
