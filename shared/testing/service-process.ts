@@ -13,6 +13,8 @@ export interface ServiceProcess {
   child: ChildProcess;
   /** Every JSON log line the service printed so far. */
   logs: Array<Record<string, unknown>>;
+  /** Other stdout lines (e.g. spans from OTEL_TRACES_EXPORTER=console). */
+  otherOutput: string[];
   /** Sends SIGTERM and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -29,6 +31,7 @@ export function startServiceProcess(
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: Array<Record<string, unknown>> = [];
+  const otherOutput: string[] = [];
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-8000);
@@ -51,7 +54,8 @@ export function startServiceProcess(
       try {
         entry = JSON.parse(line) as Record<string, unknown>;
       } catch {
-        return; // not a log line (e.g. a console span exporter)
+        otherOutput.push(line);
+        return;
       }
       logs.push(entry);
       if (entry.message === "listening") {
@@ -64,6 +68,7 @@ export function startServiceProcess(
           address: `127.0.0.1:${grpcPort}`,
           child,
           logs,
+          otherOutput,
           stop: async (signal = "SIGTERM") => {
             if (child.exitCode === null && child.signalCode === null) child.kill(signal);
             return exited;
