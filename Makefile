@@ -6,7 +6,7 @@ NODE_MODULES := node_modules/.package-lock.json
 FERRETDB := .tools/bin/ferretdb
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: help setup build proto lint test test-unit bench demo db-up db-down clean
+.PHONY: help setup build proto lint test bench demo study db-up db-down clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ bench: setup build ## Benchmarks: in-process vs gRPC, printed side by side
 
 demo: setup build ## A scripted session against a real baseline service and FerretDB
 	node dist/test/demo/baseline-demo.js
+
+study: $(NODE_MODULES) build ## Baseline estimator study: tables, charts and HTML report in docs/study
+	node dist/services/baseline/study/main.js
 
 db-up: setup build ## Start a long-lived local FerretDB on 127.0.0.1:27017 (VALOR_DB_PORT)
 	infra/local/db.sh up

@@ -51,8 +51,8 @@ function base(title: string, subtitle: string): Record<string, unknown> {
     title: { text: title, subtext: subtitle, left: "center", textStyle: { fontSize: 16 }, subtextStyle: { fontSize: 11 } },
     tooltip: { trigger: "item" },
     color: PALETTE,
-    grid: { left: 80, right: 400, top: 95, bottom: 60 },
-    legend: { orient: "vertical", right: 10, top: 100, itemGap: 12, textStyle: { fontSize: 12 } },
+    grid: { left: 80, right: 450, top: 95, bottom: 60 },
+    legend: { orient: "vertical", left: CHART_WIDTH - 380, top: 100, itemGap: 12, textStyle: { fontSize: 12 } },
   };
 }
 
@@ -145,7 +145,7 @@ export function priorQualityChart(mix: MixResult): ChartSpec {
       xAxis: { type: "category", name: "prior logit noise σ", nameLocation: "middle", nameGap: 30, data: sigmas.map((s) => (s === 0 ? "0 (perfect)" : String(s))) },
       yAxis: [
         { type: "value", name: "baseline MSE vs true p", nameLocation: "middle", nameGap: 60 },
-        { type: "value", name: "rollouts per prompt", nameLocation: "middle", nameGap: 40, min: 0, max: 16, splitLine: { show: false } },
+        { type: "value", name: "rollouts per prompt", nameLocation: "middle", nameGap: 40, min: 0, max: 16, interval: 4, splitLine: { show: false } },
       ],
       series,
     },
@@ -168,10 +168,10 @@ export function rejectionChart(mix: MixResult): ChartSpec {
     option: {
       ...base(`Prior-rejection rate vs prior bias (${mix.mix.id})`, "p̂ = clamp(p + bias, 0, 1). First test at k_init = 4; final = after the adaptive budget's extra rollouts."),
       tooltip: { trigger: "axis" },
-      xAxis: { type: "value", name: "prior bias on the pass-rate scale", nameLocation: "middle", nameGap: 30, min: -0.45, max: 0.45 },
+      xAxis: { type: "value", name: "prior bias on the pass-rate scale", nameLocation: "middle", nameGap: 30, min: -0.5, max: 0.5, interval: 0.1 },
       yAxis: [
         { type: "value", name: "rejection rate", nameLocation: "middle", nameGap: 50, min: 0, max: 1 },
-        { type: "value", name: "rollouts per prompt / MSE×100", nameLocation: "middle", nameGap: 40, min: 0, max: 16, splitLine: { show: false } },
+        { type: "value", name: "rollouts per prompt / MSE×100", nameLocation: "middle", nameGap: 40, min: 0, max: 16, interval: 4, splitLine: { show: false } },
       ],
       series: [
         { name: "rejection rate, first test (k=4)", type: "line", symbolSize: 8, data: xy((s) => s.metrics.rejectionRate.mean, "v05_fixed", 4) },
