@@ -11,8 +11,11 @@ export ONNXRUNTIME_NODE_INSTALL := skip
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+# `npm ci` refuses a lock file that lacks optional platform packages the registry
+# mirror does not serve (e.g. @bufbuild/buf-darwin-arm64); `npm install` then
+# installs the same locked versions.
 $(NODE_MODULES): package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm ci --no-audit --no-fund || npm install --no-audit --no-fund
 	@touch $@
 
 $(FERRETDB): infra/local/build-ferretdb.sh
