@@ -6,7 +6,7 @@ NODE_MODULES := node_modules/.package-lock.json
 FERRETDB := .tools/bin/ferretdb
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: help setup build proto lint test bench demo study db-up db-down clean
+.PHONY: help setup build proto lint test bench demo study reward-diff db-up db-down clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,12 +41,17 @@ test: setup build ## Run every test (starts and stops its own FerretDB instances
 
 bench: setup build ## Benchmarks: in-process vs gRPC, printed side by side
 	node dist/test/bench/baseline-bench.js
+	node dist/services/reward/bench/reward-bench.js
 
 demo: setup build ## A scripted session against a real baseline service and FerretDB
 	node dist/test/demo/baseline-demo.js
 
 study: $(NODE_MODULES) build ## Baseline estimator study: tables, charts and HTML report in docs/study
 	node dist/services/baseline/study/main.js
+
+reward-diff: setup build ## Differential check of the reward verifier against HF Math-Verify (Python)
+	python3 -m pip install -q math-verify==0.9.0
+	node dist/services/reward/bench/reward-diff.js
 
 db-up: setup build ## Start a long-lived local FerretDB on 127.0.0.1:27017 (VALOR_DB_PORT)
 	infra/local/db.sh up

@@ -32,7 +32,18 @@ export const commonServiceEnv = {
   LOG_LEVEL: logLevelVar,
   GRPC_MAX_MESSAGE_BYTES: intVar(64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   SHUTDOWN_GRACE_MS: intVar(10_000, 0, 600_000),
+  /** Bearer token required on every RPC except health and reflection; empty disables the check. */
+  AUTH_TOKEN: z.string().default(""),
 };
+
+/** The configuration as it may be logged: secrets masked. */
+export function loggableConfig<C extends { AUTH_TOKEN?: string; MONGODB_URI?: string }>(config: C): C {
+  return {
+    ...config,
+    ...(config.AUTH_TOKEN !== undefined ? { AUTH_TOKEN: config.AUTH_TOKEN ? "***" : "" } : {}),
+    ...(config.MONGODB_URI !== undefined ? { MONGODB_URI: redactUri(config.MONGODB_URI) } : {}),
+  };
+}
 
 export const mongoEnv = {
   MONGODB_URI: z

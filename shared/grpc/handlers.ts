@@ -1,7 +1,16 @@
-// Handlers are plain async functions `(request, ctx) => response` that throw
-// domain errors; `bindUnary` adapts them to grpc-js and adds metrics, logging,
-// deadline checks and error mapping.
-import { status, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
+// Handlers are plain async functions `(request, ctx) => response` (or, for
+// server streaming, `(request, ctx, write) => done`) that throw domain errors;
+// `bindUnary` and `bindServerStream` adapt them to grpc-js and add metrics,
+// logging, deadline checks and error mapping.
+import {
+  status,
+  type MethodDefinition,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 import type { Logger } from "../telemetry/logger";
 import type { RpcMetrics } from "../telemetry/metrics";
 import { toStatus } from "./status";
@@ -28,10 +37,58 @@ export type UnaryHandlers<D> = {
     : never;
 };
 
-function deadlineOf(call: ServerUnaryCall<unknown, unknown>): Date | undefined {
+function deadlineOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>): Date | undefined {
   const d = call.getDeadline();
   if (d instanceof Date) return Number.isFinite(d.getTime()) ? d : undefined;
   return Number.isFinite(d) ? new Date(d) : undefined;
+}
+
+type CallLabels = { grpc_service: string; grpc_method: string };
+
+/** What every call gets: metrics, a context with deadline and cancellation, and one way to finish. */
+function instrument(
+  call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
+  labels: CallLabels,
+  deps: { logger: Logger; metrics: RpcMetrics },
+) {
+  deps.metrics.started.inc(labels);
+  deps.metrics.inFlight.inc(labels);
+  const stopTimer = deps.metrics.latency.startTimer(labels);
+  const controller = new AbortController();
+  call.once("cancelled", () => controller.abort());
+  const deadline = deadlineOf(call);
+  const ctx: CallContext = {
+    deadline,
+    signal: controller.signal,
+    // At least 1 ms: a zero timeout means "no timeout" to the MongoDB driver.
+    remainingMs: () => (deadline ? Math.max(1, deadline.getTime() - Date.now()) : undefined),
+    logger: deps.logger,
+  };
+  const finish = (code: status) => {
+    stopTimer();
+    deps.metrics.inFlight.dec(labels);
+    deps.metrics.handled.inc({ ...labels, grpc_code: status[code] });
+  };
+  /** Maps an error to a status (logging unexpected ones), records it, and returns it for the transport. */
+  const fail = (err: unknown, method: string) => {
+    const mapped = toStatus(err);
+    if (mapped.unexpected) {
+      deps.logger.error({ err, method }, "unexpected error in handler");
+    } else {
+      deps.logger.debug({ method, code: status[mapped.code], details: mapped.details }, "request failed");
+    }
+    finish(controller.signal.aborted ? status.CANCELLED : mapped.code);
+    return { code: mapped.code, details: mapped.details, metadata: mapped.metadata };
+  };
+  const expired = deadline !== undefined && deadline.getTime() <= Date.now();
+  if (expired) finish(status.DEADLINE_EXCEEDED);
+  return { ctx, finish, fail, expired };
+}
+
+const EXPIRED = { code: status.DEADLINE_EXCEEDED, details: "deadline passed before the call started" };
+
+function methodName(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
 }
 
 export function bindUnary<D extends ServiceDefinition>(
@@ -43,50 +100,44 @@ export function bindUnary<D extends ServiceDefinition>(
   const impl: UntypedServiceImplementation = {};
   for (const key of Object.keys(definition) as (keyof D & string)[]) {
     const method = definition[key]!;
-    const methodName = method.path.slice(method.path.lastIndexOf("/") + 1);
-    const labels = { grpc_service: serviceName, grpc_method: methodName };
+    const labels = { grpc_service: serviceName, grpc_method: methodName(method.path) };
     const handler = handlers[key] as UnaryHandler<unknown, unknown>;
     impl[key] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-      deps.metrics.started.inc(labels);
-      deps.metrics.inFlight.inc(labels);
-      const stopTimer = deps.metrics.latency.startTimer(labels);
-      const finish = (code: status) => {
-        stopTimer();
-        deps.metrics.inFlight.dec(labels);
-        deps.metrics.handled.inc({ ...labels, grpc_code: status[code] });
-      };
-      const controller = new AbortController();
-      call.once("cancelled", () => controller.abort());
-      const deadline = deadlineOf(call);
-      const ctx: CallContext = {
-        deadline,
-        signal: controller.signal,
-        // At least 1 ms: a zero timeout means "no timeout" to the MongoDB driver.
-        remainingMs: () => (deadline ? Math.max(1, deadline.getTime() - Date.now()) : undefined),
-        logger: deps.logger,
-      };
-      if (deadline && deadline.getTime() <= Date.now()) {
-        finish(status.DEADLINE_EXCEEDED);
-        callback({ code: status.DEADLINE_EXCEEDED, details: "deadline passed before the call started" });
-        return;
-      }
+      const { ctx, finish, fail, expired } = instrument(call, labels, deps);
+      if (expired) return callback(EXPIRED);
       handler(call.request, ctx).then(
         (response) => {
           finish(status.OK);
           callback(null, response);
         },
-        (err: unknown) => {
-          const mapped = toStatus(err);
-          if (mapped.unexpected) {
-            deps.logger.error({ err, method: method.path }, "unexpected error in handler");
-          } else {
-            deps.logger.debug({ method: method.path, code: status[mapped.code], details: mapped.details }, "request failed");
-          }
-          finish(mapped.code);
-          callback({ code: mapped.code, details: mapped.details, metadata: mapped.metadata });
-        },
+        (err: unknown) => callback(fail(err, method.path)),
       );
     };
   }
   return impl;
+}
+
+/** A server-streaming handler: writes any number of responses, resolves when done. */
+export type ServerStreamHandler<Req, Res> = (request: Req, ctx: CallContext, write: (response: Res) => void) => Promise<void>;
+
+export function bindServerStream<Req, Res>(
+  serviceName: string,
+  method: MethodDefinition<Req, Res>,
+  handler: ServerStreamHandler<Req, Res>,
+  deps: { logger: Logger; metrics: RpcMetrics },
+): (call: ServerWritableStream<Req, Res>) => void {
+  const labels = { grpc_service: serviceName, grpc_method: methodName(method.path) };
+  return (call) => {
+    const { ctx, finish, fail, expired } = instrument(call as ServerWritableStream<unknown, unknown>, labels, deps);
+    if (expired) return void call.emit("error", EXPIRED);
+    handler(call.request, ctx, (response) => {
+      if (!ctx.signal.aborted) call.write(response);
+    }).then(
+      () => {
+        call.end();
+        finish(status.OK);
+      },
+      (err: unknown) => call.emit("error", fail(err, method.path)),
+    );
+  };
 }

@@ -7,6 +7,7 @@ import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
 import { repoRoot } from "../paths";
+import { requireBearerToken } from "./auth";
 import type { Logger } from "../telemetry/logger";
 import { serveMetrics, type RpcMetrics } from "../telemetry/metrics";
 
@@ -27,6 +28,8 @@ export interface RuntimeOptions {
   metricsPort: number;
   maxMessageBytes: number;
   shutdownGraceMs: number;
+  /** Bearer token every call to `services` must carry; "" disables the check. */
+  authToken: string;
   /** Proto files (relative to proto/) that reflection describes. */
   protoFiles: string[];
   services: ServiceRegistration[];
@@ -58,7 +61,7 @@ export async function startService(opts: RuntimeOptions): Promise<RunningService
   });
   new ReflectionService(packageDefinition).addToServer(server);
 
-  for (const svc of opts.services) server.addService(svc.definition, svc.implementation);
+  for (const svc of opts.services) server.addService(svc.definition, requireBearerToken(svc.implementation, opts.authToken));
 
   const grpcPort = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${opts.grpcHost}:${opts.grpcPort}`, ServerCredentials.createInsecure(), (err, port) =>
@@ -71,7 +74,13 @@ export async function startService(opts: RuntimeOptions): Promise<RunningService
   health.setStatus("", "SERVING");
   for (const svc of opts.services) health.setStatus(svc.name, "SERVING");
   opts.logger.info(
-    { grpcHost: opts.grpcHost, grpcPort, metricsPort: metricsServer?.port, services: opts.services.map((s) => s.name) },
+    {
+      grpcHost: opts.grpcHost,
+      grpcPort,
+      metricsPort: metricsServer?.port,
+      services: opts.services.map((s) => s.name),
+      auth: opts.authToken ? "bearer" : "none",
+    },
     "listening",
   );
 

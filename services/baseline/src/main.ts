@@ -1,6 +1,6 @@
 // Baseline service entry point: configuration, dependencies, signals.
 import { tracing } from "./instrumentation";
-import { redactUri } from "../../../shared/config";
+import { loggableConfig } from "../../../shared/config";
 import { runService } from "../../../shared/grpc/main";
 import { createMongo } from "../../../shared/mongo";
 import { createLogger } from "../../../shared/telemetry/logger";
@@ -11,7 +11,7 @@ import { MongoReferenceStore } from "./store/mongo-reference-store";
 
 runService("valor-baseline", () => loadBaselineConfig(), async (config) => {
   const logger = createLogger("valor-baseline", config.LOG_LEVEL);
-  logger.info({ config: { ...config, MONGODB_URI: redactUri(config.MONGODB_URI) }, tracing: tracing.enabled }, "configuration");
+  logger.info({ config: loggableConfig(config), tracing: tracing.enabled }, "configuration");
   const mongo = createMongo({
     uri: config.MONGODB_URI,
     database: config.MONGODB_DATABASE,

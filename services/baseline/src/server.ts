@@ -44,6 +44,7 @@ export function startBaselineServer(deps: BaselineServerDeps): Promise<RunningSe
     metricsPort: config.METRICS_PORT,
     maxMessageBytes: config.GRPC_MAX_MESSAGE_BYTES,
     shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+    authToken: config.AUTH_TOKEN,
     protoFiles: ["valor/baseline/v1/baseline.proto"],
     services: [
       {
