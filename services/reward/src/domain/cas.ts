@@ -26,6 +26,13 @@ interface Engine {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { ComputeEngine } = require("@cortex-js/compute-engine") as { ComputeEngine: new () => Engine };
 
+/**
+ * Sums and products whose bounds hold an unknown cannot be compared at
+ * non-integer points (the bounds degenerate, and two different sums can agree
+ * everywhere sampled); such expressions must match in canonical form.
+ */
+const INDEXED_OPERATOR = /\\(sum|prod)(?![a-zA-Z])/;
+
 /** Points at which unknowns are evaluated (non-integers, away from common poles). */
 const POINTS = [0.3719, 1.4142, 2.7183, -0.6931, 0.5772];
 
@@ -92,6 +99,7 @@ export class ComputeEngineCas implements Cas {
     if (!ea.isValid || !eb.isValid) return false;
     if (ea.isSame(eb)) return true;
     const names = this.unknownsOf(ea, eb);
+    if (names.length > 0 && (INDEXED_OPERATOR.test(a) || INDEXED_OPERATOR.test(b))) return false;
     let compared = 0;
     for (let k = 0; k < POINTS.length; k++) {
       const va = this.at(ea, names, k);
@@ -108,6 +116,7 @@ export class ComputeEngineCas implements Cas {
     const eb = this.parse(b);
     if (!ea.isValid || !eb.isValid) return false;
     const names = this.unknownsOf(ea, eb);
+    if (names.length > 0 && (INDEXED_OPERATOR.test(a) || INDEXED_OPERATOR.test(b))) return false;
     let ratio: Complex | undefined;
     let compared = 0;
     for (let k = 0; k < POINTS.length; k++) {

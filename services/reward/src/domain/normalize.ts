@@ -58,7 +58,7 @@ export function replaceCommand(text: string, command: string, replace: (arg: str
   }
 }
 
-const TEXT_COMMANDS = ["\\text", "\\textbf", "\\textit", "\\textrm", "\\mathrm", "\\mathbf", "\\mathit", "\\mbox", "\\operatorname"];
+const TEXT_COMMANDS = ["\\text", "\\textnormal", "\\textup", "\\textsf", "\\texttt", "\\textbf", "\\textit", "\\textrm", "\\mathrm", "\\mathbf", "\\mathit", "\\mbox", "\\operatorname"];
 
 function stripDelimiters(s: string): string {
   let t = s.trim();
