@@ -6,6 +6,7 @@ import {
   status,
   type MethodDefinition,
   type sendUnaryData,
+  type ServerReadableStream,
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
@@ -37,7 +38,9 @@ export type UnaryHandlers<D> = {
     : never;
 };
 
-function deadlineOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>): Date | undefined {
+type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerReadableStream<unknown, unknown>;
+
+function deadlineOf(call: AnyCall): Date | undefined {
   const d = call.getDeadline();
   if (d instanceof Date) return Number.isFinite(d.getTime()) ? d : undefined;
   return Number.isFinite(d) ? new Date(d) : undefined;
@@ -47,7 +50,7 @@ type CallLabels = { grpc_service: string; grpc_method: string };
 
 /** What every call gets: metrics, a context with deadline and cancellation, and one way to finish. */
 function instrument(
-  call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
+  call: AnyCall,
   labels: CallLabels,
   deps: { logger: Logger; metrics: RpcMetrics },
 ) {
@@ -55,7 +58,7 @@ function instrument(
   deps.metrics.inFlight.inc(labels);
   const stopTimer = deps.metrics.latency.startTimer(labels);
   const controller = new AbortController();
-  call.once("cancelled", () => controller.abort());
+  (call as NodeJS.EventEmitter).once("cancelled", () => controller.abort());
   const deadline = deadlineOf(call);
   const ctx: CallContext = {
     deadline,
@@ -138,6 +141,33 @@ export function bindServerStream<Req, Res>(
         finish(status.OK);
       },
       (err: unknown) => call.emit("error", fail(err, method.path)),
+    );
+  };
+}
+
+/** A client-streaming handler: reads the request messages, resolves with the one response. */
+export type ClientStreamHandler<Req, Res> = (requests: AsyncIterable<Req>, ctx: CallContext) => Promise<Res>;
+
+export function bindClientStream<Req, Res>(
+  serviceName: string,
+  method: MethodDefinition<Req, Res>,
+  handler: ClientStreamHandler<Req, Res>,
+  deps: { logger: Logger; metrics: RpcMetrics },
+): (call: ServerReadableStream<Req, Res>, callback: sendUnaryData<Res>) => void {
+  const labels = { grpc_service: serviceName, grpc_method: methodName(method.path) };
+  return (call, callback) => {
+    const { ctx, finish, fail, expired } = instrument(call as ServerReadableStream<unknown, unknown>, labels, deps);
+    if (expired) return callback(EXPIRED);
+    handler(call as AsyncIterable<Req>, ctx).then(
+      (response) => {
+        finish(status.OK);
+        callback(null, response);
+      },
+      (err: unknown) => {
+        // Stop reading what the client still sends; the status says why.
+        call.destroy();
+        callback(fail(err, method.path));
+      },
     );
   };
 }
