@@ -6,7 +6,7 @@ NODE_MODULES := node_modules/.package-lock.json
 FERRETDB := .tools/bin/ferretdb
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: help setup build proto lint test bench demo study reward-diff db-up db-down clean
+.PHONY: help setup build proto lint test bench demo study models reward-diff db-up db-down clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ demo: setup build ## A scripted session against a real baseline service and Ferr
 
 study: $(NODE_MODULES) build ## Baseline estimator study: tables, charts and HTML report in docs/study
 	node dist/services/baseline/study/main.js
+
+models: ## Rebuild the built-in policy (Python: SFT warm start, ONNX graphs, goldens, pytest); dev-time only
+	models/build.sh
 
 reward-diff: setup build ## Differential check of the reward verifier against HF Math-Verify (Python)
 	python3 -m pip install -q math-verify==0.9.0

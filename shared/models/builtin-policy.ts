@@ -11,6 +11,7 @@ export interface BuiltinPolicyManifest {
   n_decay: number;
   sha256: string;
   config: { vocab_size: number; d_model: number; n_layer: number; n_head: number; d_head: number; d_ff: number; max_pos: number };
+  tensors: Array<{ name: string; shape: number[]; offset: number; decay: boolean }>;
 }
 
 export interface BuiltinVocab {

@@ -4,7 +4,8 @@ import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "..
 import { DynamicBatcher } from "../src/domain/batcher";
 import type { DecodeSequence, PolicyBackend } from "../src/domain/generation";
 import { PolicyStore } from "../src/domain/policy-store";
-import { logSoftmaxAt, mulberry32, sampleToken, seedFor } from "../src/domain/sampling";
+import { mulberry32 } from "../../../shared/random";
+import { logSoftmaxAt, sampleToken, seedFor } from "../src/domain/sampling";
 import { CharTokenizer } from "../src/domain/tokenizer";
 
 const logits = Float32Array.from([2, 1, 0, -1]); // softmax ≈ .644 .237 .087 .032

@@ -1,4 +1,5 @@
 // LearnerService handlers: validate, run the step in order, checkpoint, push.
+import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { FailedPreconditionError, InvalidArgumentError } from "../../../../shared/errors";
 import {
@@ -141,6 +142,7 @@ export function createLearnerHandlers(deps: LearnerDeps): UnaryHandlers<typeof L
         lastCheckpoint: checkpointMessage(runtime.lastCheckpoint),
         executionProvider: deps.executionProvider,
         numParameters: BigInt(runtime.state.params.length),
+        weightsSha256: createHash("sha256").update(Buffer.from(runtime.state.params.buffer, runtime.state.params.byteOffset, runtime.state.params.byteLength)).digest("hex"),
       };
     },
   };

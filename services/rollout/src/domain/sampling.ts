@@ -1,25 +1,10 @@
 // Token sampling: temperature and nucleus (top-p) over one row of logits, with
 // a per-sequence random stream so a sample depends only on its own seed.
+import { fnv1a32 } from "../../../../shared/random";
 
-/** mulberry32: a small, fast, well-distributed 32-bit generator. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** FNV-1a over a string: derives independent 32-bit seeds from (request seed, prompt, sample). */
+/** Derives independent 32-bit seeds from (request seed, prompt, sample). */
 export function seedFor(...parts: Array<string | number | bigint>): number {
-  let h = 0x811c9dc5;
-  for (const ch of parts.join(":")) {
-    h ^= ch.charCodeAt(0);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
+  return fnv1a32(parts.join(":"));
 }
 
 /** log-softmax of a row at temperature 1: the log-probability the learner's ratio uses. */

@@ -37,6 +37,11 @@ export class CharTokenizer {
     return out;
   }
 
+  /** Encodes a response: its characters, then the end-of-sequence token. */
+  encodeResponse(text: string, fieldPath: string): number[] {
+    return [...this.encodePrompt(text, fieldPath).slice(1), this.eosId];
+  }
+
   /** Decodes response ids up to the end-of-sequence token, skipping special tokens. */
   decode(ids: readonly number[]): string {
     let text = "";

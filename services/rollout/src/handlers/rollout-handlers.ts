@@ -14,7 +14,8 @@ import { requireCountAtMost, requireId, requireInRange, requireNonEmpty } from "
 import type { DynamicBatcher } from "../domain/batcher";
 import type { DecodeSequence, Finish, PolicyBackend } from "../domain/generation";
 import type { PolicyStore } from "../domain/policy-store";
-import { mulberry32, seedFor } from "../domain/sampling";
+import { mulberry32 } from "../../../../shared/random";
+import { seedFor } from "../domain/sampling";
 import type { CharTokenizer } from "../domain/tokenizer";
 
 export interface RolloutDeps {

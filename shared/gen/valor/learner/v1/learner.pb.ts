@@ -163,6 +163,8 @@ export interface GetStatusResponse {
   lastCheckpoint?: Checkpoint | undefined;
   executionProvider: string;
   numParameters: bigint;
+  /** Hex SHA-256 of the current weights (little-endian float32). */
+  weightsSha256: string;
 }
 
 function createBaseTrajectory(): Trajectory {
@@ -1575,6 +1577,7 @@ function createBaseGetStatusResponse(): GetStatusResponse {
     lastCheckpoint: undefined,
     executionProvider: "",
     numParameters: 0n,
+    weightsSha256: "",
   };
 }
 
@@ -1606,6 +1609,9 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
         throw new globalThis.Error("value provided for field message.numParameters of type uint64 too large");
       }
       writer.uint32(48).uint64(message.numParameters);
+    }
+    if (message.weightsSha256 !== "") {
+      writer.uint32(58).string(message.weightsSha256);
     }
     return writer;
   },
@@ -1671,6 +1677,14 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
             message.numParameters = reader.uint64() as bigint;
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.weightsSha256 = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1711,6 +1725,11 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
         : isSet(object.num_parameters)
         ? BigInt(object.num_parameters)
         : 0n,
+      weightsSha256: isSet(object.weightsSha256)
+        ? globalThis.String(object.weightsSha256)
+        : isSet(object.weights_sha256)
+        ? globalThis.String(object.weights_sha256)
+        : "",
     };
   },
 
@@ -1734,6 +1753,9 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     if (message.numParameters !== 0n) {
       obj.numParameters = message.numParameters.toString();
     }
+    if (message.weightsSha256 !== "") {
+      obj.weightsSha256 = message.weightsSha256;
+    }
     return obj;
   },
 
@@ -1754,6 +1776,7 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     message.numParameters = (object.numParameters !== undefined && object.numParameters !== null)
       ? BigInt(object.numParameters)
       : 0n;
+    message.weightsSha256 = object.weightsSha256 ?? "";
     return message;
   },
 };

@@ -1,0 +1,1 @@
+"""Valor built-in policy: arithmetic task, tiny decoder-only transformer, ONNX export."""
