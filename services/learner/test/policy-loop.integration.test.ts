@@ -143,6 +143,11 @@ describe("rollout service", () => {
   });
 });
 
+it("fails fast with a clear message when CUDA is requested and unavailable", async (t) => {
+  if (process.env.VALOR_HAS_CUDA === "1") return t.skip("a CUDA provider is installed");
+  await assert.rejects(startServiceProcess("rollout", { ROLLOUT_EXECUTION_PROVIDER: "cuda" }), /exited with code 1[\s\S]*ROLLOUT_EXECUTION_PROVIDER=cuda/);
+});
+
 describe("learner service", () => {
   it("raises the log-probability of positively rewarded responses and lowers negative ones, pushing each version", async () => {
     const samples = (await generate(["23+45=", "7*8=", "5-9="], 2, 5n)).samples;
@@ -157,6 +162,17 @@ describe("learner service", () => {
     await step(stepRequest(await nextStep(), current, samples.map(() => -1), 1e-5));
     const lowered = await score(samples);
     lowered.scores.forEach((sc, i) => assert.ok(sc.sumLogprob < raised.scores[i]!.sumLogprob, `sample ${i}: negative advantage lowers log π`));
+  });
+
+  it("scores under a pinned version after newer weights arrive", async () => {
+    const samples = (await generate(["6*7=", "9-3="], 2, 21n)).samples;
+    const pinned = await unary(rolloutClient.pinPolicy.bind(rolloutClient), { label: "reference", policyVersion: 0n });
+    const before_ = await score(samples);
+    await step(stepRequest(await nextStep(), samples, [1, -1, 1, -1], 1e-4));
+    const reference = await score(samples, "reference");
+    assert.equal(reference.policyVersion, pinned.policyVersion);
+    assert.deepEqual(reference.scores, before_.scores);
+    assert.notDeepEqual((await score(samples)).scores, before_.scores);
   });
 
   it("sees exactly the weights the rollout service sampled with (ratio 1, no clipping)", async () => {
