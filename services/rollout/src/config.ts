@@ -17,6 +17,8 @@ export const rolloutEnv = {
   ROLLOUT_INTRA_OP_THREADS: intVar(0, 0, 256),
   /** Most sequences decoded together in one dynamic batch. */
   ROLLOUT_MAX_BATCH_SEQUENCES: intVar(256, 1, 65_536),
+  /** How long an idle engine waits for more requests to batch with (milliseconds). */
+  ROLLOUT_BATCH_WINDOW_MS: intVar(2, 0, 1_000),
   /** Most prompts × samples in one Generate request, and sequences in one Score request. */
   ROLLOUT_MAX_SEQUENCES_PER_REQUEST: intVar(4_096, 1, 1_000_000),
 };

@@ -40,7 +40,7 @@ runService("valor-rollout", () => loadRolloutConfig(), async (config) => {
     metrics: createRpcMetrics("valor-rollout"),
     backend,
     store,
-    batcher: new DynamicBatcher(backend, store, config.ROLLOUT_MAX_BATCH_SEQUENCES),
+    batcher: new DynamicBatcher(backend, store, config.ROLLOUT_MAX_BATCH_SEQUENCES, config.ROLLOUT_BATCH_WINDOW_MS),
     tokenizer: new CharTokenizer(model.vocab),
     closers: [() => backend.close(), tracing.shutdown],
   });

@@ -97,16 +97,19 @@ describe("dynamic batching", () => {
   const seqs = (n: number): DecodeSequence[] =>
     Array.from({ length: n }, () => ({ promptIds: [1], maxNewTokens: 1, sampling: { temperature: 1, topP: 1 }, random: Math.random, tokens: [], logprobs: [] }));
 
-  it("decodes requests that arrive while busy together, up to the batch limit", async () => {
+  it("decodes requests that arrive together or while busy in one batch, up to the size limit", async () => {
     const backend = new GatedBackend();
     const store = new PolicyStore({ version: 3n, params: new Float32Array(1) }, 1);
     const batcher = new DynamicBatcher(backend, store, 10);
-    const first = batcher.submit(seqs(2));
-    const queued = [batcher.submit(seqs(4)), batcher.submit(seqs(4)), batcher.submit(seqs(4))];
+    // Four requests in the same tick: one batch up to the limit of 10, the rest next.
+    const first = [batcher.submit(seqs(2)), batcher.submit(seqs(4)), batcher.submit(seqs(4)), batcher.submit(seqs(4))];
+    // Held while the first batch runs, then batched with the leftover.
+    await new Promise((resolve) => setImmediate(resolve));
+    const late = batcher.submit(seqs(3));
     backend.release();
-    const versions = await Promise.all([first, ...queued]);
-    assert.deepEqual(backend.batchSizes, [2, 8, 4]);
+    const versions = await Promise.all([...first, late]);
+    assert.deepEqual(backend.batchSizes, [10, 7]);
     assert.ok(versions.every((v) => v.version === 3n));
-    assert.deepEqual(batcher.stats, { batches: 3, sequences: 14, largestBatch: 8 });
+    assert.deepEqual(batcher.stats, { batches: 2, sequences: 17, largestBatch: 10 });
   });
 });

@@ -1,6 +1,6 @@
-// Dynamic batching: generation requests that arrive while the engine is busy
-// are queued and decoded together in the next batch (up to a size limit), on
-// the policy version current when that batch starts.
+// Dynamic batching: generation requests that arrive within a short window of
+// each other, or while the engine is busy, are decoded together (up to a size
+// limit), on the policy version current when that batch starts.
 import type { DecodeSequence, PolicyBackend } from "./generation";
 import type { PolicyStore, PolicyVersion } from "./policy-store";
 
@@ -25,18 +25,22 @@ export class DynamicBatcher {
     private readonly backend: PolicyBackend,
     private readonly store: PolicyStore,
     private readonly maxBatchSequences: number,
+    /** How long an idle engine waits for more requests before it starts a batch. */
+    private readonly windowMs = 0,
   ) {}
 
   /** Decodes the sequences (filling them in place); resolves with the policy version used. */
   submit(sequences: DecodeSequence[]): Promise<PolicyVersion> {
     return new Promise((resolve, reject) => {
       this.queue.push({ sequences, resolve, reject });
-      if (!this.running) void this.drain();
+      if (!this.running) {
+        this.running = true;
+        setTimeout(() => void this.drain(), this.windowMs);
+      }
     });
   }
 
   private async drain(): Promise<void> {
-    this.running = true;
     try {
       while (this.queue.length > 0) {
         // A job larger than the limit runs alone; otherwise take jobs while they fit.
