@@ -8,9 +8,8 @@ import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import {
   LearnerServiceClient,
   LossAggregation,
+  Trajectory,
   type StepRequest,
-  type StepResponse,
-  type Trajectory,
 } from "../../../shared/gen/valor/learner/v1/learner.pb";
 import { FinishReason, RolloutServiceClient, type GenerateRequest, type Sample } from "../../../shared/gen/valor/rollout/v1/rollout.pb";
 import { unary } from "../../../shared/grpc/client";
@@ -71,13 +70,14 @@ function stepRequest(step: bigint, samples: Sample[], advantages: number[], lr =
     runId: RUN,
     step,
     trajectories: samples.map(
-      (s, i): Trajectory => ({
-        promptTokenIds: s.promptTokenIds,
-        responseTokenIds: s.responseTokenIds,
-        oldLogprobs: s.logprobs,
-        advantage: advantages[i]!,
-        refLogprobs: [],
-      }),
+      (s, i): Trajectory =>
+        Trajectory.fromPartial({
+          promptTokenIds: s.promptTokenIds,
+          responseTokenIds: s.responseTokenIds,
+          oldLogprobs: s.logprobs,
+          advantage: advantages[i]!,
+          policyVersion: s.policyVersion,
+        }),
     ),
     loss: { clipRatioLow: 0.2, clipRatioHigh: 0.28, dualClip: 3, klCoef: 0, aggregation: LossAggregation.LOSS_AGGREGATION_TOKEN_MEAN, lossScaleFactor: 0 },
     optimizer: { learningRate: lr, weightDecay: 0 },
@@ -208,6 +208,60 @@ describe("learner service", () => {
     assert.equal(after_.step, before_.step);
     assert.equal(after_.weightsSha256, before_.weightsSha256);
     assert.ok(learner.logs.some((l) => l.message === "resumed from checkpoint"));
+  });
+});
+
+describe("ReVal", () => {
+  /** ReVal trajectories whose reference is the current policy, scored by the rollout service. */
+  async function revalTrajectories(rewards: number[], seed: bigint): Promise<Trajectory[]> {
+    const samples = (await generate(["14*6=", "(3+4)*5="], rewards.length / 2, seed)).samples;
+    const ref = await score(samples);
+    return samples.map((s, i) =>
+      Trajectory.fromPartial({
+        promptTokenIds: s.promptTokenIds,
+        responseTokenIds: s.responseTokenIds,
+        refLogprobs: ref.scores[i]!.logprobs,
+        refValue: ref.scores[i]!.firstValue,
+        reward: rewards[i]!,
+        groupId: s.promptId,
+        policyVersion: s.policyVersion,
+      }),
+    );
+  }
+  const revalStep = async (trajectories: Trajectory[], beta: number) =>
+    step({ runId: RUN, step: await nextStep(), trajectories, reval: { beta, groupMeanReward: true }, optimizer: { learningRate: 1e-9, weightDecay: 0 } });
+
+  it("has a loss of exactly 0 at initialisation: r̃ = 0 and π_θ = π_ref (calibration)", async () => {
+    const res = await revalStep(await revalTrajectories([1, 1, 0, 0], 31n), 0.02);
+    assert.ok(res.metrics!.loss < 1e-8, `loss ${res.metrics!.loss}`);
+    assert.ok(res.metrics!.residualAbsMean < 1e-4, `|δ| ${res.metrics!.residualAbsMean}`);
+  });
+
+  it("matches the hand-computed loss: residual −r̃/β when π_θ = π_ref", async () => {
+    // Groups [1, 0] and [0, 1]: r̃ = ±0.5; β = 0.5 → residuals ∓1 → loss 1, mean δ 0, mean |δ| 1.
+    const res = await revalStep(await revalTrajectories([1, 0, 0, 1], 32n), 0.5);
+    assert.ok(Math.abs(res.metrics!.loss - 1) < 1e-4, `loss ${res.metrics!.loss}`);
+    assert.ok(Math.abs(res.metrics!.residualMean) < 1e-4);
+    assert.ok(Math.abs(res.metrics!.residualAbsMean - 1) < 1e-4);
+  });
+
+  it("reports the share of replayed data and its staleness", async () => {
+    const fresh = await revalTrajectories([1, 0, 1, 0], 33n);
+    const current = (await status_()).policyVersion;
+    const mixed = fresh.map((t, i) => (i < 2 ? { ...t, replayed: true, policyVersion: current - 4n } : t));
+    const res = await revalStep(mixed, 0.02);
+    assert.equal(res.metrics!.replayedFraction, 0.5);
+    assert.equal(res.metrics!.meanStaleness, 2);
+  });
+
+  it("refuses a ReVal step without a reference or with both objectives", async () => {
+    const [t] = await revalTrajectories([1, 0], 34n);
+    await rejects(revalStep([{ ...t!, refLogprobs: [] }], 0.02), status.INVALID_ARGUMENT, /^trajectories\[0\]\.ref_logprobs/);
+    await rejects(
+      step({ ...stepRequest(await nextStep(), [], []), trajectories: [t!], reval: { beta: 0.02, groupMeanReward: false } }),
+      status.INVALID_ARGUMENT,
+      /^reval: /,
+    );
   });
 });
 

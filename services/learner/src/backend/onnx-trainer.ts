@@ -6,29 +6,89 @@ import type { TrainBatch } from "../domain/train-batch";
 import { AGGREGATION_MODE, type OptimizerSettings, type PolicyLossSettings, type StepOutcome, type TrainState } from "../domain/train-state";
 
 export const TRAIN_STEP_GRAPH = "ppo_train_step.onnx";
+export const REVAL_STEP_GRAPH = "reval_train_step.onnx";
 
 const scalar = (x: number) => new ort.Tensor("float32", Float32Array.of(x), []);
 
 export class OnnxTrainer {
-  private constructor(private readonly session: ort.InferenceSession) {}
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly revalSession: ort.InferenceSession,
+  ) {}
 
   static async load(modelDir: string, executionProvider: string, intraOpThreads?: number): Promise<OnnxTrainer> {
-    const session = await ort.InferenceSession.create(path.join(modelDir, TRAIN_STEP_GRAPH), {
-      executionProviders: [executionProvider],
-      graphOptimizationLevel: "all",
-      ...(intraOpThreads ? { intraOpNumThreads: intraOpThreads } : {}),
-    });
-    return new OnnxTrainer(session);
+    const open = (file: string) =>
+      ort.InferenceSession.create(path.join(modelDir, file), {
+        executionProviders: [executionProvider],
+        graphOptimizationLevel: "all",
+        ...(intraOpThreads ? { intraOpNumThreads: intraOpThreads } : {}),
+      });
+    const [ppo, reval] = await Promise.all([open(TRAIN_STEP_GRAPH), open(REVAL_STEP_GRAPH)]);
+    return new OnnxTrainer(ppo, reval);
   }
 
-  async step(state: TrainState, batch: TrainBatch, loss: PolicyLossSettings, optimizer: OptimizerSettings): Promise<StepOutcome> {
+  private optimizerFeeds(state: TrainState, optimizer: OptimizerSettings): Record<string, ort.Tensor> {
     const n = state.params.length;
-    const shape = [batch.batch, batch.width];
-    const out = await this.session.run({
+    return {
       params: new ort.Tensor("float32", state.params, [n]),
       adam_m: new ort.Tensor("float32", state.adamM, [n]),
       adam_v: new ort.Tensor("float32", state.adamV, [n]),
       adam_step: scalar(state.adamStep),
+      lr: scalar(optimizer.learningRate),
+      beta1: scalar(optimizer.beta1),
+      beta2: scalar(optimizer.beta2),
+      eps: scalar(optimizer.eps),
+      weight_decay: scalar(optimizer.weightDecay),
+      max_grad_norm: scalar(optimizer.maxGradNorm),
+    };
+  }
+
+  private static nextState(state: TrainState, out: ort.InferenceSession.ReturnType): TrainState {
+    return {
+      step: state.step + 1n,
+      params: out.new_params!.data as Float32Array,
+      adamM: out.new_adam_m!.data as Float32Array,
+      adamV: out.new_adam_v!.data as Float32Array,
+      adamStep: (out.new_adam_step!.data as Float32Array)[0]!,
+    };
+  }
+
+  /** One ReVal step: the squared trajectory residual, its gradients and AdamW. */
+  async revalStep(state: TrainState, batch: TrainBatch, beta: number, optimizer: OptimizerSettings): Promise<StepOutcome> {
+    const shape = [batch.batch, batch.width];
+    const out = await this.revalSession.run({
+      ...this.optimizerFeeds(state, optimizer),
+      input_ids: new ort.Tensor("int32", batch.inputIds, shape),
+      position_ids: new ort.Tensor("int32", batch.positionIds, shape),
+      attention_mask: new ort.Tensor("float32", batch.attentionMask, shape),
+      response_mask: new ort.Tensor("float32", batch.responseMask, shape),
+      ref_logprobs: new ort.Tensor("float32", batch.refLogprobs, shape),
+      ref_values: new ort.Tensor("float32", batch.refValues, [batch.batch]),
+      rewards: new ort.Tensor("float32", batch.rewards, [batch.batch]),
+      beta: scalar(beta),
+    });
+    const value = (name: string) => (out[name]!.data as Float32Array)[0]!;
+    return {
+      state: OnnxTrainer.nextState(state, out),
+      metrics: {
+        loss: value("loss"),
+        pgLoss: 0,
+        klLoss: 0,
+        clipFraction: 0,
+        approxKl: 0,
+        entropy: value("entropy"),
+        gradNorm: value("grad_norm"),
+        tokens: batch.tokens,
+        residualMean: value("residual_mean"),
+        residualAbsMean: value("residual_abs_mean"),
+      },
+    };
+  }
+
+  async step(state: TrainState, batch: TrainBatch, loss: PolicyLossSettings, optimizer: OptimizerSettings): Promise<StepOutcome> {
+    const shape = [batch.batch, batch.width];
+    const out = await this.session.run({
+      ...this.optimizerFeeds(state, optimizer),
       input_ids: new ort.Tensor("int32", batch.inputIds, shape),
       position_ids: new ort.Tensor("int32", batch.positionIds, shape),
       attention_mask: new ort.Tensor("float32", batch.attentionMask, shape),
@@ -36,12 +96,6 @@ export class OnnxTrainer {
       old_logprobs: new ort.Tensor("float32", batch.oldLogprobs, shape),
       advantages: new ort.Tensor("float32", batch.advantages, shape),
       ref_logprobs: new ort.Tensor("float32", batch.refLogprobs, shape),
-      lr: scalar(optimizer.learningRate),
-      beta1: scalar(optimizer.beta1),
-      beta2: scalar(optimizer.beta2),
-      eps: scalar(optimizer.eps),
-      weight_decay: scalar(optimizer.weightDecay),
-      max_grad_norm: scalar(optimizer.maxGradNorm),
       clip_ratio_low: scalar(loss.clipRatioLow),
       clip_ratio_high: scalar(loss.clipRatioHigh),
       clip_ratio_c: scalar(loss.dualClip),
@@ -52,13 +106,7 @@ export class OnnxTrainer {
     });
     const value = (name: string) => (out[name]!.data as Float32Array)[0]!;
     return {
-      state: {
-        step: state.step + 1n,
-        params: out.new_params!.data as Float32Array,
-        adamM: out.new_adam_m!.data as Float32Array,
-        adamV: out.new_adam_v!.data as Float32Array,
-        adamStep: value("new_adam_step"),
-      },
+      state: OnnxTrainer.nextState(state, out),
       metrics: {
         loss: value("loss"),
         pgLoss: value("pg_loss"),
@@ -68,11 +116,13 @@ export class OnnxTrainer {
         entropy: value("entropy"),
         gradNorm: value("grad_norm"),
         tokens: batch.tokens,
+        residualMean: 0,
+        residualAbsMean: 0,
       },
     };
   }
 
   async close(): Promise<void> {
-    await this.session.release();
+    await Promise.all([this.session.release(), this.revalSession.release()]);
   }
 }

@@ -9,7 +9,13 @@ export interface TrajectoryInput {
   oldLogprobs: number[];
   advantage: number;
   refLogprobs: number[];
+  /** ReVal only. */
+  reward?: number;
+  refValue?: number;
 }
+
+/** What the objective needs beyond token ids: a policy-gradient step or a ReVal step. */
+export type BatchObjective = { kind: "policy"; requireRef: boolean } | { kind: "reval" };
 
 export interface TrainBatch {
   batch: number;
@@ -21,6 +27,9 @@ export interface TrainBatch {
   oldLogprobs: Float32Array;
   advantages: Float32Array;
   refLogprobs: Float32Array;
+  /** ReVal: per-trajectory reward (as given; transformed by the caller) and V_ref(s1). */
+  rewards: Float32Array;
+  refValues: Float32Array;
   tokens: number;
 }
 
@@ -37,7 +46,9 @@ function checkFinite(values: readonly number[], fieldPath: string): void {
   });
 }
 
-export function buildTrainBatch(trajectories: readonly TrajectoryInput[], limits: BatchLimits, requireRef: boolean): TrainBatch {
+export function buildTrainBatch(trajectories: readonly TrajectoryInput[], limits: BatchLimits, objective: BatchObjective): TrainBatch {
+  const reval = objective.kind === "reval";
+  const requireRef = reval || (objective.kind === "policy" && objective.requireRef);
   if (trajectories.length === 0) throw new InvalidArgumentError("trajectories", "at least one trajectory is required");
   if (trajectories.length > limits.maxTrajectories) {
     throw new InvalidArgumentError("trajectories", `has ${trajectories.length} entries; the limit is ${limits.maxTrajectories} (LEARNER_MAX_TRAJECTORIES)`);
@@ -56,14 +67,21 @@ export function buildTrainBatch(trajectories: readonly TrajectoryInput[], limits
     }
     const length = t.promptTokenIds.length + t.responseTokenIds.length;
     if (length > limits.maxPositions) throw new InvalidArgumentError(path, `is ${length} tokens; the model's context holds ${limits.maxPositions}`);
-    if (t.oldLogprobs.length !== t.responseTokenIds.length) {
-      throw new InvalidArgumentError(`${path}.old_logprobs`, `has ${t.oldLogprobs.length} entries for ${t.responseTokenIds.length} response tokens`);
+    // ReVal needs no ratio, so no old log-probs (but checks them when given).
+    if (!(reval && t.oldLogprobs.length === 0)) {
+      if (t.oldLogprobs.length !== t.responseTokenIds.length) {
+        throw new InvalidArgumentError(`${path}.old_logprobs`, `has ${t.oldLogprobs.length} entries for ${t.responseTokenIds.length} response tokens`);
+      }
+      checkFinite(t.oldLogprobs, `${path}.old_logprobs`);
     }
-    checkFinite(t.oldLogprobs, `${path}.old_logprobs`);
     if (!Number.isFinite(t.advantage)) throw new InvalidArgumentError(`${path}.advantage`, `must be a finite number, got ${t.advantage}`);
+    if (reval) {
+      if (!Number.isFinite(t.reward)) throw new InvalidArgumentError(`${path}.reward`, `must be a finite number, got ${t.reward}`);
+      if (!Number.isFinite(t.refValue)) throw new InvalidArgumentError(`${path}.ref_value`, `must be a finite number, got ${t.refValue}`);
+    }
     if (t.refLogprobs.length > 0 || requireRef) {
       if (t.refLogprobs.length !== t.responseTokenIds.length) {
-        throw new InvalidArgumentError(`${path}.ref_logprobs`, `has ${t.refLogprobs.length} entries for ${t.responseTokenIds.length} response tokens${requireRef ? " (required when kl_coef > 0)" : ""}`);
+        throw new InvalidArgumentError(`${path}.ref_logprobs`, `has ${t.refLogprobs.length} entries for ${t.responseTokenIds.length} response tokens${requireRef ? (reval ? " (required by ReVal)" : " (required when kl_coef > 0)") : ""}`);
       }
       checkFinite(t.refLogprobs, `${path}.ref_logprobs`);
     }
@@ -81,6 +99,8 @@ export function buildTrainBatch(trajectories: readonly TrajectoryInput[], limits
     oldLogprobs: new Float32Array(B * width),
     advantages: new Float32Array(B * width),
     refLogprobs: new Float32Array(B * width),
+    rewards: new Float32Array(B),
+    refValues: new Float32Array(B),
     tokens: 0,
   };
   trajectories.forEach((t, i) => {
@@ -94,12 +114,30 @@ export function buildTrainBatch(trajectories: readonly TrajectoryInput[], limits
     t.responseTokenIds.forEach((_, k) => {
       const c = row + P + k;
       out.responseMask[c] = 1;
-      out.oldLogprobs[c] = t.oldLogprobs[k]!;
+      out.oldLogprobs[c] = t.oldLogprobs[k] ?? 0;
       out.advantages[c] = t.advantage;
       // Without a reference, log π_ref = log π_old keeps the (disabled) KL term finite.
       out.refLogprobs[c] = t.refLogprobs.length > 0 ? t.refLogprobs[k]! : t.oldLogprobs[k]!;
     });
+    out.rewards[i] = t.reward ?? 0;
+    out.refValues[i] = t.refValue ?? 0;
     out.tokens += t.responseTokenIds.length;
   });
   return out;
+}
+
+/** ReVal's r̃: each reward minus the mean reward of its group (trajectories of one prompt). */
+export function groupMeanRewards(trajectories: ReadonlyArray<{ reward: number; groupId: string }>): number[] {
+  const sums = new Map<string, { sum: number; n: number }>();
+  trajectories.forEach((t, i) => {
+    if (t.groupId === "") throw new InvalidArgumentError(`trajectories[${i}].group_id`, "is required for the group-mean reward");
+    const g = sums.get(t.groupId) ?? { sum: 0, n: 0 };
+    g.sum += t.reward;
+    g.n += 1;
+    sums.set(t.groupId, g);
+  });
+  return trajectories.map((t) => {
+    const g = sums.get(t.groupId)!;
+    return t.reward - g.sum / g.n;
+  });
 }

@@ -48,5 +48,7 @@ export interface StepOutcome {
     entropy: number;
     gradNorm: number;
     tokens: number;
+    residualMean: number;
+    residualAbsMean: number;
   };
 }

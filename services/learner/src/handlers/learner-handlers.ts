@@ -8,6 +8,7 @@ import {
   type Checkpoint,
   type LearnerServiceService,
   type StepRequest,
+  type Trajectory,
 } from "../../../../shared/gen/valor/learner/v1/learner.pb";
 import type { UnaryHandlers } from "../../../../shared/grpc/handlers";
 import type { Logger } from "../../../../shared/telemetry/logger";
@@ -15,7 +16,7 @@ import { requireInRange } from "../../../../shared/validation";
 import type { OnnxTrainer } from "../backend/onnx-trainer";
 import type { RolloutPusher } from "../clients/rollout-push";
 import type { SerialQueue } from "../domain/learner";
-import { buildTrainBatch, type BatchLimits } from "../domain/train-batch";
+import { buildTrainBatch, groupMeanRewards, type BatchLimits } from "../domain/train-batch";
 import type { LossAggregationName, OptimizerSettings, PolicyLossSettings, TrainState } from "../domain/train-state";
 import type { CheckpointMeta, CheckpointStore } from "../store/checkpoint-store";
 
@@ -44,9 +45,26 @@ const aggregationNames: Partial<Record<LossAggregation, LossAggregationName>> = 
   [LossAggregation.LOSS_AGGREGATION_SEQ_MEAN_TOKEN_SUM_NORM]: "seq-mean-token-sum-norm",
 };
 
-function lossSettings(request: StepRequest): PolicyLossSettings {
-  const l = request.loss;
-  if (!l) throw new InvalidArgumentError("loss", "is required");
+type Objective = { kind: "policy"; loss: PolicyLossSettings } | { kind: "reval"; beta: number; groupMeanReward: boolean };
+
+/** Exactly one of `loss` (policy gradient) and `reval`. */
+function stepObjective(request: StepRequest): Objective {
+  if (request.loss && request.reval) throw new InvalidArgumentError("reval", "set either loss (policy gradient) or reval, not both");
+  if (request.reval) {
+    const beta = request.reval.beta;
+    if (!(beta > 0 && Number.isFinite(beta))) throw new InvalidArgumentError("reval.beta", `must be > 0, got ${beta}`);
+    return { kind: "reval", beta, groupMeanReward: request.reval.groupMeanReward };
+  }
+  return { kind: "policy", loss: lossSettings(request.loss) };
+}
+
+function withGroupMeanRewards(trajectories: Trajectory[]): Trajectory[] {
+  const shaped = groupMeanRewards(trajectories);
+  return trajectories.map((t, i) => ({ ...t, reward: shaped[i]! }));
+}
+
+function lossSettings(l: StepRequest["loss"]): PolicyLossSettings {
+  if (!l) throw new InvalidArgumentError("loss", "is required (or reval)");
   const aggregation = aggregationNames[l.aggregation];
   if (!aggregation) throw new InvalidArgumentError("loss.aggregation", "is required: TOKEN_MEAN, SEQ_MEAN_TOKEN_MEAN or SEQ_MEAN_TOKEN_SUM_NORM");
   if (aggregation === "seq-mean-token-sum-norm" && !(l.lossScaleFactor > 0)) {
@@ -101,25 +119,39 @@ export function createLearnerHandlers(deps: LearnerDeps): UnaryHandlers<typeof L
   return {
     async step(request) {
       requireRun(request.runId);
-      const loss = lossSettings(request);
+      const objective = stepObjective(request);
       const optimizer = optimizerSettings(request);
-      const batch = buildTrainBatch(request.trajectories, deps.limits, loss.klCoef > 0);
-      return deps.queue.run(async () => {
+      const trajectories =
+        objective.kind === "reval" && objective.groupMeanReward
+          ? withGroupMeanRewards(request.trajectories)
+          : request.trajectories;
+      const batch = buildTrainBatch(trajectories, deps.limits, objective.kind === "reval" ? { kind: "reval" } : { kind: "policy", requireRef: objective.loss.klCoef > 0 });
+      return deps.queue.run(async (): Promise<StepResponse> => {
         const current = runtime.state.step;
         if (request.step === current && runtime.lastResult?.step === current) return { ...runtime.lastResult, replayed: true };
         if (request.step !== current + 1n) {
           throw new FailedPreconditionError(`step ${request.step} is out of order: the learner is at step ${current}; send step ${current + 1n}`);
         }
         const t0 = performance.now();
-        const outcome = await deps.trainer.step(runtime.state, batch, loss, optimizer);
+        const outcome =
+          objective.kind === "reval"
+            ? await deps.trainer.revalStep(runtime.state, batch, objective.beta, optimizer)
+            : await deps.trainer.step(runtime.state, batch, objective.loss, optimizer);
         const seconds = (performance.now() - t0) / 1000;
         runtime.state = outcome.state;
         const pushes = await deps.pusher.push(outcome.state.step, outcome.state.params);
         for (const p of pushes.filter((x) => !x.ok)) deps.logger.warn({ address: p.address, error: p.error, step: Number(outcome.state.step) }, "weights push failed");
+        const n = request.trajectories.length;
         runtime.lastResult = {
           step: outcome.state.step,
           policyVersion: outcome.state.step,
-          metrics: { ...outcome.metrics, stepSeconds: seconds },
+          metrics: {
+            ...outcome.metrics,
+            stepSeconds: seconds,
+            replayedFraction: request.trajectories.filter((t) => t.replayed).length / n,
+            // Versions are counted before this step: a trajectory sampled by the current policy has age 0.
+            meanStaleness: request.trajectories.reduce((s, t) => s + Number(current - t.policyVersion), 0) / n,
+          },
           pushedTo: pushes.filter((p) => p.ok).map((p) => p.address),
           replayed: false,
         };

@@ -76,8 +76,25 @@ export interface Trajectory {
   oldLogprobs: number[];
   /** Sequence-level advantage, applied to every response token. */
   advantage: number;
-  /** log π_ref of each response token, for the KL term; empty when kl_coef is 0. */
+  /**
+   * log π_ref of each response token: for the KL term (empty when kl_coef is
+   * 0), and required by ReVal.
+   */
   refLogprobs: number[];
+  /**
+   * ReVal: the verifier's reward, and V_ref(s1) (the reference's logsumexp at
+   * the first response position, from the rollout service's Score).
+   */
+  reward: number;
+  refValue: number;
+  /**
+   * ReVal: trajectories of one prompt share a group id (for the group-mean
+   * reward); the policy version that sampled it, and whether it came from a
+   * replay buffer (for the staleness diagnostics).
+   */
+  groupId: string;
+  policyVersion: bigint;
+  replayed: boolean;
 }
 
 export interface PolicyLoss {
@@ -91,6 +108,17 @@ export interface PolicyLoss {
   aggregation: LossAggregation;
   /** Divisor of LOSS_AGGREGATION_SEQ_MEAN_TOKEN_SUM_NORM (e.g. the longest response allowed). */
   lossScaleFactor: number;
+}
+
+/**
+ * ReValLoss selects the ReVal objective: per trajectory
+ * [V(s1) - V_ref(s1) + Σ log π - r̃/β - Σ log π_ref]², averaged.
+ */
+export interface ReValLoss {
+  /** Temperature β (the paper: 0.002 for ~5K-token responses, 0.02 for ~600). */
+  beta: number;
+  /** r̃ = r - mean of its group's rewards (the paper's best variant); false uses r as given. */
+  groupMeanReward: boolean;
 }
 
 export interface Optimizer {
@@ -107,8 +135,10 @@ export interface StepRequest {
   runId: string;
   step: bigint;
   trajectories: Trajectory[];
+  /** Exactly one of loss (policy gradient) and reval. */
   loss?: PolicyLoss | undefined;
   optimizer?: Optimizer | undefined;
+  reval?: ReValLoss | undefined;
 }
 
 export interface StepMetrics {
@@ -124,6 +154,15 @@ export interface StepMetrics {
   gradNorm: number;
   tokens: number;
   stepSeconds: number;
+  /** ReVal: mean and mean absolute residual δ over trajectories. */
+  residualMean: number;
+  residualAbsMean: number;
+  /**
+   * Share of the batch that came from a replay buffer, and the mean age of
+   * its trajectories in policy versions.
+   */
+  replayedFraction: number;
+  meanStaleness: number;
 }
 
 export interface StepResponse {
@@ -168,7 +207,18 @@ export interface GetStatusResponse {
 }
 
 function createBaseTrajectory(): Trajectory {
-  return { promptTokenIds: [], responseTokenIds: [], oldLogprobs: [], advantage: 0, refLogprobs: [] };
+  return {
+    promptTokenIds: [],
+    responseTokenIds: [],
+    oldLogprobs: [],
+    advantage: 0,
+    refLogprobs: [],
+    reward: 0,
+    refValue: 0,
+    groupId: "",
+    policyVersion: 0n,
+    replayed: false,
+  };
 }
 
 export const Trajectory: MessageFns<Trajectory> = {
@@ -203,6 +253,24 @@ export const Trajectory: MessageFns<Trajectory> = {
         writer.float(v);
       }
       writer.join();
+    }
+    if (message.reward !== 0) {
+      writer.uint32(49).double(message.reward);
+    }
+    if (message.refValue !== 0) {
+      writer.uint32(57).double(message.refValue);
+    }
+    if (message.groupId !== "") {
+      writer.uint32(66).string(message.groupId);
+    }
+    if (message.policyVersion !== 0n) {
+      if (BigInt.asIntN(64, message.policyVersion) !== message.policyVersion) {
+        throw new globalThis.Error("value provided for field message.policyVersion of type int64 too large");
+      }
+      writer.uint32(72).int64(message.policyVersion);
+    }
+    if (message.replayed !== false) {
+      writer.uint32(80).bool(message.replayed);
     }
     return writer;
   },
@@ -300,6 +368,46 @@ export const Trajectory: MessageFns<Trajectory> = {
 
             break;
           }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.reward = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.refValue = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.groupId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.policyVersion = reader.int64() as bigint;
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -335,6 +443,23 @@ export const Trajectory: MessageFns<Trajectory> = {
         : globalThis.Array.isArray(object?.ref_logprobs)
         ? object.ref_logprobs.map((e: any) => globalThis.Number(e))
         : [],
+      reward: isSet(object.reward) ? globalThis.Number(object.reward) : 0,
+      refValue: isSet(object.refValue)
+        ? globalThis.Number(object.refValue)
+        : isSet(object.ref_value)
+        ? globalThis.Number(object.ref_value)
+        : 0,
+      groupId: isSet(object.groupId)
+        ? globalThis.String(object.groupId)
+        : isSet(object.group_id)
+        ? globalThis.String(object.group_id)
+        : "",
+      policyVersion: isSet(object.policyVersion)
+        ? BigInt(object.policyVersion)
+        : isSet(object.policy_version)
+        ? BigInt(object.policy_version)
+        : 0n,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
     };
   },
 
@@ -355,6 +480,21 @@ export const Trajectory: MessageFns<Trajectory> = {
     if (message.refLogprobs?.length) {
       obj.refLogprobs = message.refLogprobs.map((e) => floatToJson(e));
     }
+    if (message.reward !== 0) {
+      obj.reward = floatToJson(message.reward);
+    }
+    if (message.refValue !== 0) {
+      obj.refValue = floatToJson(message.refValue);
+    }
+    if (message.groupId !== "") {
+      obj.groupId = message.groupId;
+    }
+    if (message.policyVersion !== 0n) {
+      obj.policyVersion = message.policyVersion.toString();
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
+    }
     return obj;
   },
 
@@ -368,6 +508,13 @@ export const Trajectory: MessageFns<Trajectory> = {
     message.oldLogprobs = object.oldLogprobs?.map((e) => e) || [];
     message.advantage = object.advantage ?? 0;
     message.refLogprobs = object.refLogprobs?.map((e) => e) || [];
+    message.reward = object.reward ?? 0;
+    message.refValue = object.refValue ?? 0;
+    message.groupId = object.groupId ?? "";
+    message.policyVersion = (object.policyVersion !== undefined && object.policyVersion !== null)
+      ? BigInt(object.policyVersion)
+      : 0n;
+    message.replayed = object.replayed ?? false;
     return message;
   },
 };
@@ -541,6 +688,95 @@ export const PolicyLoss: MessageFns<PolicyLoss> = {
   },
 };
 
+function createBaseReValLoss(): ReValLoss {
+  return { beta: 0, groupMeanReward: false };
+}
+
+export const ReValLoss: MessageFns<ReValLoss> = {
+  encode(message: ReValLoss, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.beta !== 0) {
+      writer.uint32(9).double(message.beta);
+    }
+    if (message.groupMeanReward !== false) {
+      writer.uint32(16).bool(message.groupMeanReward);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReValLoss {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReValLoss();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.beta = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.groupMeanReward = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReValLoss {
+    return {
+      beta: isSet(object.beta) ? globalThis.Number(object.beta) : 0,
+      groupMeanReward: isSet(object.groupMeanReward)
+        ? globalThis.Boolean(object.groupMeanReward)
+        : isSet(object.group_mean_reward)
+        ? globalThis.Boolean(object.group_mean_reward)
+        : false,
+    };
+  },
+
+  toJSON(message: ReValLoss): unknown {
+    const obj: any = {};
+    if (message.beta !== 0) {
+      obj.beta = floatToJson(message.beta);
+    }
+    if (message.groupMeanReward !== false) {
+      obj.groupMeanReward = message.groupMeanReward;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReValLoss>, I>>(base?: I): ReValLoss {
+    return ReValLoss.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReValLoss>, I>>(object: I): ReValLoss {
+    const message = createBaseReValLoss();
+    message.beta = object.beta ?? 0;
+    message.groupMeanReward = object.groupMeanReward ?? false;
+    return message;
+  },
+};
+
 function createBaseOptimizer(): Optimizer {
   return {
     learningRate: 0,
@@ -710,7 +946,7 @@ export const Optimizer: MessageFns<Optimizer> = {
 };
 
 function createBaseStepRequest(): StepRequest {
-  return { runId: "", step: 0n, trajectories: [], loss: undefined, optimizer: undefined };
+  return { runId: "", step: 0n, trajectories: [], loss: undefined, optimizer: undefined, reval: undefined };
 }
 
 export const StepRequest: MessageFns<StepRequest> = {
@@ -732,6 +968,9 @@ export const StepRequest: MessageFns<StepRequest> = {
     }
     if (message.optimizer !== undefined) {
       Optimizer.encode(message.optimizer, writer.uint32(42).fork()).join();
+    }
+    if (message.reval !== undefined) {
+      ReValLoss.encode(message.reval, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -789,6 +1028,14 @@ export const StepRequest: MessageFns<StepRequest> = {
             message.optimizer = Optimizer.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reval = ReValLoss.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -814,6 +1061,7 @@ export const StepRequest: MessageFns<StepRequest> = {
         : [],
       loss: isSet(object.loss) ? PolicyLoss.fromJSON(object.loss) : undefined,
       optimizer: isSet(object.optimizer) ? Optimizer.fromJSON(object.optimizer) : undefined,
+      reval: isSet(object.reval) ? ReValLoss.fromJSON(object.reval) : undefined,
     };
   },
 
@@ -834,6 +1082,9 @@ export const StepRequest: MessageFns<StepRequest> = {
     if (message.optimizer !== undefined) {
       obj.optimizer = Optimizer.toJSON(message.optimizer);
     }
+    if (message.reval !== undefined) {
+      obj.reval = ReValLoss.toJSON(message.reval);
+    }
     return obj;
   },
 
@@ -851,6 +1102,9 @@ export const StepRequest: MessageFns<StepRequest> = {
     message.optimizer = (object.optimizer !== undefined && object.optimizer !== null)
       ? Optimizer.fromPartial(object.optimizer)
       : undefined;
+    message.reval = (object.reval !== undefined && object.reval !== null)
+      ? ReValLoss.fromPartial(object.reval)
+      : undefined;
     return message;
   },
 };
@@ -866,6 +1120,10 @@ function createBaseStepMetrics(): StepMetrics {
     gradNorm: 0,
     tokens: 0,
     stepSeconds: 0,
+    residualMean: 0,
+    residualAbsMean: 0,
+    replayedFraction: 0,
+    meanStaleness: 0,
   };
 }
 
@@ -897,6 +1155,18 @@ export const StepMetrics: MessageFns<StepMetrics> = {
     }
     if (message.stepSeconds !== 0) {
       writer.uint32(73).double(message.stepSeconds);
+    }
+    if (message.residualMean !== 0) {
+      writer.uint32(81).double(message.residualMean);
+    }
+    if (message.residualAbsMean !== 0) {
+      writer.uint32(89).double(message.residualAbsMean);
+    }
+    if (message.replayedFraction !== 0) {
+      writer.uint32(97).double(message.replayedFraction);
+    }
+    if (message.meanStaleness !== 0) {
+      writer.uint32(105).double(message.meanStaleness);
     }
     return writer;
   },
@@ -986,6 +1256,38 @@ export const StepMetrics: MessageFns<StepMetrics> = {
             message.stepSeconds = reader.double();
             continue;
           }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.residualMean = reader.double();
+            continue;
+          }
+          case 11: {
+            if (tag !== 89) {
+              break;
+            }
+
+            message.residualAbsMean = reader.double();
+            continue;
+          }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.replayedFraction = reader.double();
+            continue;
+          }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.meanStaleness = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1033,6 +1335,26 @@ export const StepMetrics: MessageFns<StepMetrics> = {
         : isSet(object.step_seconds)
         ? globalThis.Number(object.step_seconds)
         : 0,
+      residualMean: isSet(object.residualMean)
+        ? globalThis.Number(object.residualMean)
+        : isSet(object.residual_mean)
+        ? globalThis.Number(object.residual_mean)
+        : 0,
+      residualAbsMean: isSet(object.residualAbsMean)
+        ? globalThis.Number(object.residualAbsMean)
+        : isSet(object.residual_abs_mean)
+        ? globalThis.Number(object.residual_abs_mean)
+        : 0,
+      replayedFraction: isSet(object.replayedFraction)
+        ? globalThis.Number(object.replayedFraction)
+        : isSet(object.replayed_fraction)
+        ? globalThis.Number(object.replayed_fraction)
+        : 0,
+      meanStaleness: isSet(object.meanStaleness)
+        ? globalThis.Number(object.meanStaleness)
+        : isSet(object.mean_staleness)
+        ? globalThis.Number(object.mean_staleness)
+        : 0,
     };
   },
 
@@ -1065,6 +1387,18 @@ export const StepMetrics: MessageFns<StepMetrics> = {
     if (message.stepSeconds !== 0) {
       obj.stepSeconds = floatToJson(message.stepSeconds);
     }
+    if (message.residualMean !== 0) {
+      obj.residualMean = floatToJson(message.residualMean);
+    }
+    if (message.residualAbsMean !== 0) {
+      obj.residualAbsMean = floatToJson(message.residualAbsMean);
+    }
+    if (message.replayedFraction !== 0) {
+      obj.replayedFraction = floatToJson(message.replayedFraction);
+    }
+    if (message.meanStaleness !== 0) {
+      obj.meanStaleness = floatToJson(message.meanStaleness);
+    }
     return obj;
   },
 
@@ -1082,6 +1416,10 @@ export const StepMetrics: MessageFns<StepMetrics> = {
     message.gradNorm = object.gradNorm ?? 0;
     message.tokens = object.tokens ?? 0;
     message.stepSeconds = object.stepSeconds ?? 0;
+    message.residualMean = object.residualMean ?? 0;
+    message.residualAbsMean = object.residualAbsMean ?? 0;
+    message.replayedFraction = object.replayedFraction ?? 0;
+    message.meanStaleness = object.meanStaleness ?? 0;
     return message;
   },
 };
