@@ -37,11 +37,12 @@ export const commonServiceEnv = {
 };
 
 /** The configuration as it may be logged: secrets masked. */
-export function loggableConfig<C extends { AUTH_TOKEN?: string; MONGODB_URI?: string }>(config: C): C {
+export function loggableConfig<C extends object>(config: C): C {
+  const c = config as { AUTH_TOKEN?: unknown; MONGODB_URI?: unknown };
   return {
     ...config,
-    ...(config.AUTH_TOKEN !== undefined ? { AUTH_TOKEN: config.AUTH_TOKEN ? "***" : "" } : {}),
-    ...(config.MONGODB_URI !== undefined ? { MONGODB_URI: redactUri(config.MONGODB_URI) } : {}),
+    ...(typeof c.AUTH_TOKEN === "string" ? { AUTH_TOKEN: c.AUTH_TOKEN ? "***" : "" } : {}),
+    ...(typeof c.MONGODB_URI === "string" ? { MONGODB_URI: redactUri(c.MONGODB_URI) } : {}),
   };
 }
 

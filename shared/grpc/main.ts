@@ -1,13 +1,16 @@
 // The common entry point of a service's main.ts: load the configuration (exit 2
-// with every problem listed when it is wrong), start, stop on signals.
-import { ConfigError } from "../config";
-import type { Logger } from "../telemetry/logger";
+// with every problem listed when it is wrong), log it once (secrets masked),
+// start, stop on signals.
+import { ConfigError, loggableConfig } from "../config";
+import { createLogger, type Logger } from "../telemetry/logger";
+import type { TracingHandle } from "../telemetry/tracing";
 import { exitOnSignals, type RunningService } from "./runtime";
 
-export function runService<C>(
+export function runService<C extends { LOG_LEVEL: string }>(
   name: string,
+  tracing: TracingHandle,
   loadConfig: () => C,
-  start: (config: C) => Promise<{ service: RunningService; logger: Logger }>,
+  start: (config: C, logger: Logger) => Promise<RunningService>,
 ): void {
   let config: C;
   try {
@@ -19,8 +22,10 @@ export function runService<C>(
     }
     throw err;
   }
-  start(config).then(
-    ({ service, logger }) => exitOnSignals(service, logger),
+  const logger = createLogger(name, config.LOG_LEVEL);
+  logger.info({ config: loggableConfig(config), tracing: tracing.enabled }, "configuration");
+  start(config, logger).then(
+    (service) => exitOnSignals(service, logger),
     (err: unknown) => {
       process.stderr.write(`${name}: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       process.exit(1);

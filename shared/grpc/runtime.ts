@@ -37,6 +37,29 @@ export interface RuntimeOptions {
   closers?: Array<() => Promise<void>>;
 }
 
+/** The runtime settings every service reads from commonServiceEnv (shared/config). */
+export interface CommonServiceSettings {
+  GRPC_HOST: string;
+  GRPC_PORT: number;
+  METRICS_HOST: string;
+  METRICS_PORT: number;
+  GRPC_MAX_MESSAGE_BYTES: number;
+  SHUTDOWN_GRACE_MS: number;
+  AUTH_TOKEN: string;
+}
+
+export function listenOptions(config: CommonServiceSettings) {
+  return {
+    grpcHost: config.GRPC_HOST,
+    grpcPort: config.GRPC_PORT,
+    metricsHost: config.METRICS_HOST,
+    metricsPort: config.METRICS_PORT,
+    maxMessageBytes: config.GRPC_MAX_MESSAGE_BYTES,
+    shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+    authToken: config.AUTH_TOKEN,
+  };
+}
+
 export interface RunningService {
   grpcPort: number;
   metricsPort: number | undefined;

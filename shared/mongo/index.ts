@@ -43,6 +43,19 @@ export function createMongo(settings: MongoSettings): MongoHandle {
   return { client, db: client.db(settings.database), close: () => client.close() };
 }
 
+/** A client from the mongoEnv settings (shared/config). */
+export function mongoFromConfig(
+  config: { MONGODB_URI: string; MONGODB_DATABASE: string; MONGODB_SERVER_SELECTION_TIMEOUT_MS: number },
+  appName: string,
+): MongoHandle {
+  return createMongo({
+    uri: config.MONGODB_URI,
+    database: config.MONGODB_DATABASE,
+    serverSelectionTimeoutMs: config.MONGODB_SERVER_SELECTION_TIMEOUT_MS,
+    appName,
+  });
+}
+
 export const DUPLICATE_KEY = 11000;
 
 export function isDuplicateKey(err: unknown): boolean {

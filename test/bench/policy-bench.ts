@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { credentials } from "@grpc/grpc-js";
-import { LearnerServiceClient, LossAggregation, type StepRequest } from "../../shared/gen/valor/learner/v1/learner.pb";
+import { LearnerServiceClient, LossAggregation, Trajectory, type StepRequest } from "../../shared/gen/valor/learner/v1/learner.pb";
 import { RolloutServiceClient, type GenerateRequest } from "../../shared/gen/valor/rollout/v1/rollout.pb";
 import { unary } from "../../shared/grpc/client";
 import { generateProblems } from "../../shared/models/arith-task";
@@ -108,17 +108,13 @@ async function main(): Promise<void> {
   const { samples } = await unary(rc.generate.bind(rc), request(12345));
   rc.close();
   await rollout.stop();
-  const trajectories = samples.map((s, i) => ({
-    promptTokenIds: s.promptTokenIds,
-    responseTokenIds: s.responseTokenIds,
-    oldLogprobs: s.logprobs,
-    advantage: (i % 3) - 1,
-    refLogprobs: [],
-  }));
+  const trajectories = samples.map((s, i) =>
+    Trajectory.fromPartial({ promptTokenIds: s.promptTokenIds, responseTokenIds: s.responseTokenIds, oldLogprobs: s.logprobs, advantage: (i % 3) - 1 }),
+  );
   const loss = { clipRatioLow: 0.2, clipRatioHigh: 0.28, dualClip: 3, klCoef: 0, aggregation: "token-mean" as const, lossScaleFactor: 1 };
   const optimizer = { learningRate: 1e-5, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 };
   const trainer = await OnnxTrainer.load(artifacts, "cpu", 1);
-  const batch = buildTrainBatch(trajectories, { vocabSize: model.manifest.config.vocab_size, maxPositions: model.manifest.config.max_pos, padId: model.vocab.pad_id, maxTrajectories: 4096 }, false);
+  const batch = buildTrainBatch(trajectories, { vocabSize: model.manifest.config.vocab_size, maxPositions: model.manifest.config.max_pos, padId: model.vocab.pad_id, maxTrajectories: 4096 }, { kind: "policy", requireRef: false });
   const n = model.manifest.n_params;
   let state: TrainState = { step: 0n, params: model.params, adamM: new Float32Array(n), adamV: new Float32Array(n), adamStep: 0 };
   const inProcess = await timed(async () => {

@@ -1,7 +1,7 @@
 // Registers the BaselineService handlers on the shared runtime.
 import { BaselineServiceService } from "../../../shared/gen/valor/baseline/v1/baseline.pb";
 import { bindUnary } from "../../../shared/grpc/handlers";
-import { startService, type RunningService } from "../../../shared/grpc/runtime";
+import { listenOptions, startService, type RunningService } from "../../../shared/grpc/runtime";
 import type { Logger } from "../../../shared/telemetry/logger";
 import type { RpcMetrics } from "../../../shared/telemetry/metrics";
 import type { BaselineConfig } from "./config";
@@ -38,13 +38,7 @@ export function startBaselineServer(deps: BaselineServerDeps): Promise<RunningSe
   return startService({
     logger: deps.logger,
     metrics: deps.metrics,
-    grpcHost: config.GRPC_HOST,
-    grpcPort: config.GRPC_PORT,
-    metricsHost: config.METRICS_HOST,
-    metricsPort: config.METRICS_PORT,
-    maxMessageBytes: config.GRPC_MAX_MESSAGE_BYTES,
-    shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
-    authToken: config.AUTH_TOKEN,
+    ...listenOptions(config),
     protoFiles: ["valor/baseline/v1/baseline.proto"],
     services: [
       {

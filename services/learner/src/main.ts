@@ -1,12 +1,10 @@
 // Learner service entry point: configuration, resume from the run's latest
 // checkpoint, the train-step engine, signals (a final checkpoint on shutdown).
 import { tracing } from "./instrumentation";
-import { loggableConfig } from "../../../shared/config";
 import { StepResponse } from "../../../shared/gen/valor/learner/v1/learner.pb";
 import { runService } from "../../../shared/grpc/main";
 import { loadBuiltinPolicy } from "../../../shared/models/builtin-policy";
-import { createMongo } from "../../../shared/mongo";
-import { createLogger } from "../../../shared/telemetry/logger";
+import { mongoFromConfig } from "../../../shared/mongo";
 import { createRpcMetrics } from "../../../shared/telemetry/metrics";
 import { OnnxTrainer } from "./backend/onnx-trainer";
 import { RolloutPusher } from "./clients/rollout-push";
@@ -16,15 +14,8 @@ import type { LearnerRuntimeState } from "./handlers/learner-handlers";
 import { startLearnerServer } from "./server";
 import { CheckpointStore } from "./store/checkpoint-store";
 
-runService("valor-learner", () => loadLearnerConfig(), async (config) => {
-  const logger = createLogger("valor-learner", config.LOG_LEVEL);
-  logger.info({ config: loggableConfig(config), tracing: tracing.enabled }, "configuration");
-  const mongo = createMongo({
-    uri: config.MONGODB_URI,
-    database: config.MONGODB_DATABASE,
-    serverSelectionTimeoutMs: config.MONGODB_SERVER_SELECTION_TIMEOUT_MS,
-    appName: "valor-learner",
-  });
+runService("valor-learner", tracing, () => loadLearnerConfig(), async (config, logger) => {
+  const mongo = mongoFromConfig(config, "valor-learner");
   const model = loadBuiltinPolicy(config.LEARNER_MODEL_DIR);
   const checkpoints = new CheckpointStore(mongo.db);
   const resumed = await checkpoints.latest(config.LEARNER_RUN_ID);
@@ -85,5 +76,5 @@ runService("valor-learner", () => loadLearnerConfig(), async (config) => {
   if (runtime.state.step > 0n && pusher.addresses.length > 0) {
     void pusher.push(runtime.state.step, runtime.state.params).then((results) => logger.info({ results }, "pushed the resumed policy"));
   }
-  return { service, logger };
+  return service;
 });

@@ -1,7 +1,7 @@
 // Registers the LearnerService handlers on the shared runtime.
 import { LearnerServiceService } from "../../../shared/gen/valor/learner/v1/learner.pb";
 import { bindUnary } from "../../../shared/grpc/handlers";
-import { startService, type RunningService } from "../../../shared/grpc/runtime";
+import { listenOptions, startService, type RunningService } from "../../../shared/grpc/runtime";
 import type { RpcMetrics } from "../../../shared/telemetry/metrics";
 import type { LearnerConfig } from "./config";
 import { createLearnerHandlers, type LearnerDeps } from "./handlers/learner-handlers";
@@ -15,13 +15,7 @@ export function startLearnerServer(
   return startService({
     logger: deps.logger,
     metrics: deps.metrics,
-    grpcHost: config.GRPC_HOST,
-    grpcPort: config.GRPC_PORT,
-    metricsHost: config.METRICS_HOST,
-    metricsPort: config.METRICS_PORT,
-    maxMessageBytes: config.GRPC_MAX_MESSAGE_BYTES,
-    shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
-    authToken: config.AUTH_TOKEN,
+    ...listenOptions(config),
     protoFiles: ["valor/learner/v1/learner.proto"],
     services: [
       {

@@ -1,17 +1,13 @@
 // Reward service entry point: configuration, worker pool, signals.
 import { tracing } from "./instrumentation";
-import { loggableConfig } from "../../../shared/config";
 import { runService } from "../../../shared/grpc/main";
-import { createLogger } from "../../../shared/telemetry/logger";
 import { createRpcMetrics } from "../../../shared/telemetry/metrics";
 import { isLoopback, loadRewardConfig } from "./config";
 import { Verifier } from "./pool/verifier-pool";
 import { startRewardServer } from "./server";
 import { DEFAULT_SETTINGS } from "./domain/settings";
 
-runService("valor-reward", () => loadRewardConfig(), async (config) => {
-  const logger = createLogger("valor-reward", config.LOG_LEVEL);
-  logger.info({ config: loggableConfig(config), tracing: tracing.enabled }, "configuration");
+runService("valor-reward", tracing, () => loadRewardConfig(), async (config, logger) => {
   const exposed = [config.GRPC_HOST, ...(config.REWARD_HTTP_PORT >= 0 ? [config.REWARD_HTTP_HOST] : [])].filter((h) => !isLoopback(h));
   if (config.AUTH_TOKEN === "" && exposed.length > 0) {
     logger.warn({ hosts: exposed }, "listening beyond loopback without AUTH_TOKEN: any client can call the verifier");
@@ -26,5 +22,5 @@ runService("valor-reward", () => loadRewardConfig(), async (config) => {
     verifier,
     closers: [() => verifier.close(), tracing.shutdown],
   });
-  return { service, logger };
+  return service;
 });

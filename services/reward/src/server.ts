@@ -2,7 +2,7 @@
 // VerifyStream) on the shared runtime, and starts the HTTP adapters.
 import { RewardServiceService } from "../../../shared/gen/valor/reward/v1/reward.pb";
 import { bindServerStream, bindUnary } from "../../../shared/grpc/handlers";
-import { startService, type RunningService } from "../../../shared/grpc/runtime";
+import { listenOptions, startService, type RunningService } from "../../../shared/grpc/runtime";
 import type { Logger } from "../../../shared/telemetry/logger";
 import type { RpcMetrics } from "../../../shared/telemetry/metrics";
 import type { RewardConfig } from "./config";
@@ -83,13 +83,7 @@ export async function startRewardServer(deps: RewardServerDeps): Promise<Running
   const service = await startService({
     logger,
     metrics: deps.metrics,
-    grpcHost: config.GRPC_HOST,
-    grpcPort: config.GRPC_PORT,
-    metricsHost: config.METRICS_HOST,
-    metricsPort: config.METRICS_PORT,
-    maxMessageBytes: config.GRPC_MAX_MESSAGE_BYTES,
-    shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
-    authToken: config.AUTH_TOKEN,
+    ...listenOptions(config),
     protoFiles: ["valor/reward/v1/reward.proto"],
     services: [{ name: REWARD_SERVICE_NAME, definition: RewardServiceService, implementation }],
     // The HTTP server drains first, then the worker pool and the rest close.

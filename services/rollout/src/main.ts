@@ -1,9 +1,7 @@
 // Rollout service entry point: configuration, the policy engine, signals.
 import { tracing } from "./instrumentation";
-import { loggableConfig } from "../../../shared/config";
 import { runService } from "../../../shared/grpc/main";
 import { loadBuiltinPolicy } from "../../../shared/models/builtin-policy";
-import { createLogger } from "../../../shared/telemetry/logger";
 import { createRpcMetrics } from "../../../shared/telemetry/metrics";
 import { OnnxPolicyBackend } from "./backend/onnx-backend";
 import { loadRolloutConfig } from "./config";
@@ -12,9 +10,7 @@ import { PolicyStore } from "./domain/policy-store";
 import { CharTokenizer } from "./domain/tokenizer";
 import { startRolloutServer } from "./server";
 
-runService("valor-rollout", () => loadRolloutConfig(), async (config) => {
-  const logger = createLogger("valor-rollout", config.LOG_LEVEL);
-  logger.info({ config: loggableConfig(config), tracing: tracing.enabled }, "configuration");
+runService("valor-rollout", tracing, () => loadRolloutConfig(), async (config, logger) => {
   const model = loadBuiltinPolicy(config.ROLLOUT_MODEL_DIR);
   const backend = await OnnxPolicyBackend.load({
     modelDir: config.ROLLOUT_MODEL_DIR,
@@ -44,5 +40,5 @@ runService("valor-rollout", () => loadRolloutConfig(), async (config) => {
     tokenizer: new CharTokenizer(model.vocab),
     closers: [() => backend.close(), tracing.shutdown],
   });
-  return { service, logger };
+  return service;
 });

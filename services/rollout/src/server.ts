@@ -1,7 +1,7 @@
 // Registers the RolloutService handlers on the shared runtime.
 import { RolloutServiceService } from "../../../shared/gen/valor/rollout/v1/rollout.pb";
 import { bindClientStream, bindUnary } from "../../../shared/grpc/handlers";
-import { startService, type RunningService } from "../../../shared/grpc/runtime";
+import { listenOptions, startService, type RunningService } from "../../../shared/grpc/runtime";
 import type { Logger } from "../../../shared/telemetry/logger";
 import type { RpcMetrics } from "../../../shared/telemetry/metrics";
 import type { RolloutConfig } from "./config";
@@ -23,13 +23,7 @@ export function startRolloutServer(deps: RolloutServerDeps): Promise<RunningServ
   return startService({
     logger: deps.logger,
     metrics: deps.metrics,
-    grpcHost: config.GRPC_HOST,
-    grpcPort: config.GRPC_PORT,
-    metricsHost: config.METRICS_HOST,
-    metricsPort: config.METRICS_PORT,
-    maxMessageBytes: config.GRPC_MAX_MESSAGE_BYTES,
-    shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
-    authToken: config.AUTH_TOKEN,
+    ...listenOptions(config),
     protoFiles: ["valor/rollout/v1/rollout.proto"],
     services: [
       {
