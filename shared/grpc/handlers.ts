@@ -120,8 +120,12 @@ export function bindUnary<D extends ServiceDefinition>(
   return impl;
 }
 
-/** A server-streaming handler: writes any number of responses, resolves when done. */
-export type ServerStreamHandler<Req, Res> = (request: Req, ctx: CallContext, write: (response: Res) => void) => Promise<void>;
+/**
+ * A server-streaming handler: writes any number of responses, resolves when
+ * done. `write` resolves once the transport can take more, so a handler that
+ * awaits it never buffers more than the stream's window in memory.
+ */
+export type ServerStreamHandler<Req, Res> = (request: Req, ctx: CallContext, write: (response: Res) => Promise<void>) => Promise<void>;
 
 export function bindServerStream<Req, Res>(
   serviceName: string,
@@ -133,9 +137,19 @@ export function bindServerStream<Req, Res>(
   return (call) => {
     const { ctx, finish, fail, expired } = instrument(call as ServerWritableStream<unknown, unknown>, labels, deps);
     if (expired) return void call.emit("error", EXPIRED);
-    handler(call.request, ctx, (response) => {
-      if (!ctx.signal.aborted) call.write(response);
-    }).then(
+    const write = (response: Res): Promise<void> => {
+      if (ctx.signal.aborted || call.write(response)) return Promise.resolve();
+      return new Promise((resolve) => {
+        const done = () => {
+          call.off("drain", done);
+          ctx.signal.removeEventListener("abort", done);
+          resolve();
+        };
+        call.on("drain", done);
+        ctx.signal.addEventListener("abort", done);
+      });
+    };
+    handler(call.request, ctx, write).then(
       () => {
         call.end();
         finish(status.OK);
