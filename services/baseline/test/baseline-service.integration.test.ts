@@ -2,7 +2,7 @@
 // MONGODB_URI), called through the generated client.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { credentials, status, type ServiceError } from "@grpc/grpc-js";
+import { credentials, status } from "@grpc/grpc-js";
 import {
   BaselineServiceClient,
   DropReason,
@@ -14,7 +14,7 @@ import {
 } from "../../../shared/gen/valor/baseline/v1/baseline.pb";
 import { RewardScale } from "../../../shared/gen/valor/common/v1/reward.pb";
 import { checkHealth, listServicesByReflection, unary } from "../../../shared/grpc/client";
-import { FIELD_PATH_TRAILER } from "../../../shared/grpc/status";
+import { rejectsWithStatus } from "../../../shared/testing/grpc-assert";
 import { openTestDatabase, type TestDatabase } from "../../../shared/testing/database";
 import { startServiceProcess, type ServiceProcess } from "../../../shared/testing/service-process";
 
@@ -32,20 +32,7 @@ const record = (req: Partial<RecordReferenceRewardsRequest>) =>
 const getStats = (referencePolicyId: string, promptIds: string[], rewardScale = BINARY) =>
   unary(client.getReferenceStatistics.bind(client), { reference: { $case: "referencePolicyId", value: referencePolicyId }, promptIds, rewardScale });
 
-async function rejects(promise: Promise<unknown>, code: status, fieldPath?: string): Promise<ServiceError> {
-  try {
-    await promise;
-  } catch (err) {
-    const e = err as ServiceError;
-    assert.equal(e.code, code, `expected ${status[code]}, got ${status[e.code]}: ${e.details}`);
-    if (fieldPath !== undefined) {
-      assert.ok(e.details.startsWith(`${fieldPath}: `), `details ${JSON.stringify(e.details)} should name ${fieldPath}`);
-      assert.deepEqual(e.metadata.get(FIELD_PATH_TRAILER), [fieldPath]);
-    }
-    return e;
-  }
-  assert.fail(`expected ${status[code]}`);
-}
+const rejects = rejectsWithStatus;
 
 before(async () => {
   db = await openTestDatabase();

@@ -1,10 +1,7 @@
 // Shared by the replay integration tests: trajectories, a client, error checks.
-import assert from "node:assert/strict";
-import { status, type ServiceError } from "@grpc/grpc-js";
 import type { ReplayServiceClient, StoredTrajectory, Trajectory } from "../../../shared/gen/valor/replay/v1/replay.pb";
 import { Scope, View } from "../../../shared/gen/valor/replay/v1/replay.pb";
 import { unary } from "../../../shared/grpc/client";
-import { FIELD_PATH_TRAILER } from "../../../shared/grpc/status";
 
 export function trajectory(i: number, extra: Partial<Trajectory> = {}): Trajectory {
   return {
@@ -26,20 +23,7 @@ export function trajectory(i: number, extra: Partial<Trajectory> = {}): Trajecto
 
 export const batch = (step: number, n: number, offset = 0) => Array.from({ length: n }, (_, i) => trajectory(step * 1000 + offset + i));
 
-export async function rejects(promise: Promise<unknown>, code: status, fieldPath?: string): Promise<ServiceError> {
-  try {
-    await promise;
-  } catch (err) {
-    const e = err as ServiceError;
-    assert.equal(e.code, code, `expected ${status[code]}, got ${status[e.code]}: ${e.details}`);
-    if (fieldPath !== undefined) {
-      assert.ok(e.details.startsWith(`${fieldPath}: `), `details ${JSON.stringify(e.details)} should name ${fieldPath}`);
-      assert.deepEqual(e.metadata.get(FIELD_PATH_TRAILER), [fieldPath]);
-    }
-    return e;
-  }
-  assert.fail(`expected ${status[code]}`);
-}
+export { rejectsWithStatus as rejects } from "../../../shared/testing/grpc-assert";
 
 export function api(client: ReplayServiceClient) {
   return {
