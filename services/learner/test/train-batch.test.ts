@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { InvalidArgumentError } from "../../../shared/errors";
-import { buildTrainBatch, groupMeanRewards, type BatchObjective, type TrajectoryInput } from "../src/domain/train-batch";
+import { groupMeanRewards } from "../../../shared/training/rewards";
+import { buildTrainBatch, type BatchObjective, type TrajectoryInput } from "../src/domain/train-batch";
 
 const POLICY = { kind: "policy", requireRef: false } as const;
 const POLICY_KL = { kind: "policy", requireRef: true } as const;
@@ -36,6 +37,11 @@ describe("train batch", () => {
     assert.deepEqual([...b.rewards], [0.5]);
     assert.deepEqual([...b.refValues], [3]);
     assert.deepEqual([...b.refLogprobs], [0, 0, 0, -1, -2]);
+  });
+
+  it("puts a ReVal reference sum given alone in the first response column", () => {
+    const b = buildTrainBatch([t({ oldLogprobs: [], reward: 1, refValue: 0, refLogprobSum: -3.5 })], limits, REVAL);
+    assert.deepEqual([...b.refLogprobs], [0, 0, 0, -3.5, 0]);
   });
 
   it("computes ReVal's group-mean reward", () => {

@@ -12,6 +12,8 @@ export interface TrajectoryInput {
   /** ReVal only. */
   reward?: number;
   refValue?: number;
+  /** ReVal: Σ log π_ref, when per-token reference log-probs are not kept. */
+  refLogprobSum?: number;
 }
 
 /** What the objective needs beyond token ids: a policy-gradient step or a ReVal step. */
@@ -79,7 +81,11 @@ export function buildTrainBatch(trajectories: readonly TrajectoryInput[], limits
       if (!Number.isFinite(t.reward)) throw new InvalidArgumentError(`${path}.reward`, `must be a finite number, got ${t.reward}`);
       if (!Number.isFinite(t.refValue)) throw new InvalidArgumentError(`${path}.ref_value`, `must be a finite number, got ${t.refValue}`);
     }
-    if (t.refLogprobs.length > 0 || requireRef) {
+    const refSumOnly = reval && t.refLogprobs.length === 0 && t.refLogprobSum !== undefined;
+    if (refSumOnly && !Number.isFinite(t.refLogprobSum)) {
+      throw new InvalidArgumentError(`${path}.ref_logprob_sum`, `must be a finite number, got ${t.refLogprobSum}`);
+    }
+    if (!refSumOnly && (t.refLogprobs.length > 0 || requireRef)) {
       if (t.refLogprobs.length !== t.responseTokenIds.length) {
         throw new InvalidArgumentError(`${path}.ref_logprobs`, `has ${t.refLogprobs.length} entries for ${t.responseTokenIds.length} response tokens${requireRef ? (reval ? " (required by ReVal)" : " (required when kl_coef > 0)") : ""}`);
       }
@@ -116,28 +122,15 @@ export function buildTrainBatch(trajectories: readonly TrajectoryInput[], limits
       out.responseMask[c] = 1;
       out.oldLogprobs[c] = t.oldLogprobs[k] ?? 0;
       out.advantages[c] = t.advantage;
+      // ReVal uses only Σ log π_ref: a sum given alone sits in the first response column.
       // Without a reference, log π_ref = log π_old keeps the (disabled) KL term finite.
-      out.refLogprobs[c] = t.refLogprobs.length > 0 ? t.refLogprobs[k]! : t.oldLogprobs[k]!;
+      if (t.refLogprobs.length > 0) out.refLogprobs[c] = t.refLogprobs[k]!;
+      else if (t.refLogprobSum !== undefined) out.refLogprobs[c] = k === 0 ? t.refLogprobSum : 0;
+      else out.refLogprobs[c] = t.oldLogprobs[k] ?? 0;
     });
     out.rewards[i] = t.reward ?? 0;
     out.refValues[i] = t.refValue ?? 0;
     out.tokens += t.responseTokenIds.length;
   });
   return out;
-}
-
-/** ReVal's r̃: each reward minus the mean reward of its group (trajectories of one prompt). */
-export function groupMeanRewards(trajectories: ReadonlyArray<{ reward: number; groupId: string }>): number[] {
-  const sums = new Map<string, { sum: number; n: number }>();
-  trajectories.forEach((t, i) => {
-    if (t.groupId === "") throw new InvalidArgumentError(`trajectories[${i}].group_id`, "is required for the group-mean reward");
-    const g = sums.get(t.groupId) ?? { sum: 0, n: 0 };
-    g.sum += t.reward;
-    g.n += 1;
-    sums.set(t.groupId, g);
-  });
-  return trajectories.map((t) => {
-    const g = sums.get(t.groupId)!;
-    return t.reward - g.sum / g.n;
-  });
 }

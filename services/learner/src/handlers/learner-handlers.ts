@@ -16,7 +16,8 @@ import { requireInRange } from "../../../../shared/validation";
 import type { OnnxTrainer } from "../backend/onnx-trainer";
 import type { RolloutPusher } from "../clients/rollout-push";
 import type { SerialQueue } from "../domain/learner";
-import { buildTrainBatch, groupMeanRewards, type BatchLimits } from "../domain/train-batch";
+import { groupMeanRewards } from "../../../../shared/training/rewards";
+import { buildTrainBatch, type BatchLimits } from "../domain/train-batch";
 import type { LossAggregationName, OptimizerSettings, PolicyLossSettings, TrainState } from "../domain/train-state";
 import type { CheckpointMeta, CheckpointStore } from "../store/checkpoint-store";
 

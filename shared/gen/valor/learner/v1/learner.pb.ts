@@ -95,6 +95,11 @@ export interface Trajectory {
   groupId: string;
   policyVersion: bigint;
   replayed: boolean;
+  /**
+   * ReVal: Σ log π_ref over the response, instead of ref_logprobs (a replay
+   * buffer keeps only the sum).
+   */
+  refLogprobSum?: number | undefined;
 }
 
 export interface PolicyLoss {
@@ -218,6 +223,7 @@ function createBaseTrajectory(): Trajectory {
     groupId: "",
     policyVersion: 0n,
     replayed: false,
+    refLogprobSum: undefined,
   };
 }
 
@@ -271,6 +277,9 @@ export const Trajectory: MessageFns<Trajectory> = {
     }
     if (message.replayed !== false) {
       writer.uint32(80).bool(message.replayed);
+    }
+    if (message.refLogprobSum !== undefined) {
+      writer.uint32(89).double(message.refLogprobSum);
     }
     return writer;
   },
@@ -408,6 +417,14 @@ export const Trajectory: MessageFns<Trajectory> = {
             message.replayed = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 89) {
+              break;
+            }
+
+            message.refLogprobSum = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -460,6 +477,11 @@ export const Trajectory: MessageFns<Trajectory> = {
         ? BigInt(object.policy_version)
         : 0n,
       replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+      refLogprobSum: isSet(object.refLogprobSum)
+        ? globalThis.Number(object.refLogprobSum)
+        : isSet(object.ref_logprob_sum)
+        ? globalThis.Number(object.ref_logprob_sum)
+        : undefined,
     };
   },
 
@@ -495,6 +517,9 @@ export const Trajectory: MessageFns<Trajectory> = {
     if (message.replayed !== false) {
       obj.replayed = message.replayed;
     }
+    if (message.refLogprobSum !== undefined) {
+      obj.refLogprobSum = floatToJson(message.refLogprobSum);
+    }
     return obj;
   },
 
@@ -515,6 +540,7 @@ export const Trajectory: MessageFns<Trajectory> = {
       ? BigInt(object.policyVersion)
       : 0n;
     message.replayed = object.replayed ?? false;
+    message.refLogprobSum = object.refLogprobSum ?? undefined;
     return message;
   },
 };
