@@ -19,12 +19,15 @@ runService("valor-value", tracing, () => loadValueConfig(), async (config, logge
     },
   );
   const mongo = mongoFromConfig(config, "valor-value");
+  const contexts = new ContextManager(new MongoContextStore(mongo.db), config.VALUE_CONTEXT_CAPACITY);
+  mongo.client.on("serverHeartbeatFailed", () => contexts.setStoreReachable(false));
+  mongo.client.on("serverHeartbeatSucceeded", () => contexts.setStoreReachable(true));
   return startValueServer({
     config,
     logger,
     metrics: createRpcMetrics("valor-value"),
     modelId: config.VALUE_MODEL_ID,
-    contexts: new ContextManager(new MongoContextStore(mongo.db), config.VALUE_CONTEXT_CAPACITY),
+    contexts,
     features: new FeatureCache(config.VALUE_FEATURE_CACHE),
     coalescer: new Coalescer(model, config.VALUE_MAX_BATCH, config.VALUE_MAX_WAIT_MS),
     limits: { maxPrompts: config.VALUE_MAX_PROMPTS, minContext: config.VALUE_MIN_CONTEXT, capacity: config.VALUE_CONTEXT_CAPACITY },
