@@ -44,6 +44,7 @@ bench: setup build ## Benchmarks: in-process vs gRPC, printed side by side
 	node dist/services/reward/bench/reward-bench.js
 	node dist/test/bench/policy-bench.js
 	node dist/services/replay/bench/replay-bench.js
+	node dist/services/value/bench/value-bench.js
 
 demo: setup build ## A scripted session against a real baseline service and FerretDB
 	node dist/test/demo/baseline-demo.js
