@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { SampleResponse, Trajectory as TrajectoryMessage } from "../../../shared/gen/valor/replay/v1/replay.pb";
+import { credentials, makeGenericClientConstructor, Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
+import { ReplayServiceService, SampleResponse, Trajectory as TrajectoryMessage, type StoredTrajectory } from "../../../shared/gen/valor/replay/v1/replay.pb";
 import { FifoBuffer, StepRanges } from "../src/domain/buffer";
 import { ENCODED_TRAJECTORY, serializeSampleResponse } from "../src/handlers/sample-serializer";
 import { ReplayManager } from "../src/domain/replay";
@@ -271,5 +272,67 @@ describe("Sample serializer", () => {
     });
     const res = { trajectories: stored, eligible: 40, run: { runId: "r", capacity: 40, size: 40, epoch: 1n, resetId: "x", nextSeq: 99n } };
     assert.deepEqual(SampleResponse.decode(serializeSampleResponse(res)), SampleResponse.decode(SampleResponse.encode(res).finish()));
+  });
+
+  it("writes exactly the generated encoding's bytes: defaults omitted, multi-byte varints, non-ASCII run ids, fallbacks", () => {
+    const cases: Array<Partial<StoredTrajectory>> = [
+      {},
+      { runId: "", step: 0n, index: 0, seq: 0n, epoch: 0n, state: 0, reuseCount: 0, insertedAtUnixMs: 0n },
+      { runId: "rün/é#1", step: 127n, index: 128, seq: 16_383n, epoch: 16_384n, state: 2, reuseCount: 300, insertedAtUnixMs: 1_700_000_000_123n },
+      { step: BigInt(Number.MAX_SAFE_INTEGER), seq: 2n ** 53n - 2n, index: 0xffff_ffff, reuseCount: 0xffff_ffff },
+      // Outside the fast path: generated encoder.
+      { seq: 2n ** 60n, insertedAtUnixMs: -5n },
+      { state: -1 },
+    ];
+    for (const withRun of [true, false]) {
+      const stored = cases.flatMap((c, i) =>
+        [true, false].map((cache) => {
+          const s: StoredTrajectory = { runId: "r", step: 3n, index: i, seq: BigInt(10 + i), epoch: 1n, state: 1, reuseCount: i, insertedAtUnixMs: 17n, trajectory: traj(i), ...c };
+          if (cache) Object.defineProperty(s, ENCODED_TRAJECTORY, { value: TrajectoryMessage.encode(s.trajectory!).finish() });
+          return s;
+        }),
+      );
+      const res = { trajectories: stored, eligible: withRun ? 40 : 0, run: withRun ? { runId: "r", capacity: 40, size: 40, epoch: 1n, resetId: "x", nextSeq: 99n } : undefined };
+      assert.deepEqual(serializeSampleResponse(res), Buffer.from(SampleResponse.encode(res).finish()));
+    }
+    assert.deepEqual(serializeSampleResponse({ trajectories: [], eligible: 0, run: undefined }), Buffer.alloc(0));
+  });
+
+  it("a reused serializer buffer survives concurrent Sample calls over grpc-js (the transport copies it at once)", async () => {
+    // Responses of ~200 kB (inside the scratch range), different per seed; the handler answers
+    // in a scrambled order so several responses are serialized while others are in flight.
+    const big = (seed: number): SampleResponse => ({
+      trajectories: Array.from({ length: 40 }, (_, i) => {
+        const t = traj(seed * 100 + i, { promptText: `${seed}`.repeat(1200 + i), responseLogprobs: [-seed, -i] });
+        const s: StoredTrajectory = { runId: `run-${seed}`, step: BigInt(seed), index: i, seq: BigInt(seed * 1000 + i), epoch: 0n, state: 1, reuseCount: seed, insertedAtUnixMs: 1n, trajectory: t };
+        Object.defineProperty(s, ENCODED_TRAJECTORY, { value: TrajectoryMessage.encode(t).finish() });
+        return s;
+      }),
+      eligible: seed,
+      run: undefined,
+    });
+    const server = new Server();
+    server.addService({ ...ReplayServiceService, sample: { ...ReplayServiceService.sample, responseSerialize: serializeSampleResponse } }, {
+      sample: (call: ServerUnaryCall<{ seed?: bigint }, SampleResponse>, cb: sendUnaryData<SampleResponse>) => {
+        const seed = Number(call.request.seed);
+        setTimeout(() => cb(null, big(seed)), (seed * 7) % 5);
+      },
+    } as never);
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const Raw = makeGenericClientConstructor({ sample: { ...ReplayServiceService.sample, responseDeserialize: (b: Buffer) => b } }, "valor.replay.v1.ReplayService");
+    const client = new Raw(`127.0.0.1:${port}`, credentials.createInsecure()) as unknown as {
+      sample: (req: unknown, cb: (e: Error | null, r: Buffer) => void) => void;
+      close(): void;
+    };
+    try {
+      const seeds = Array.from({ length: 24 }, (_, i) => i + 1);
+      const got = await Promise.all(
+        seeds.map((seed) => new Promise<Buffer>((resolve, reject) => client.sample({ runId: "r", batchSize: 40, seed: BigInt(seed) }, (e, r) => (e ? reject(e) : resolve(r))))),
+      );
+      got.forEach((bytes, i) => assert.deepEqual(bytes, Buffer.from(SampleResponse.encode(big(seeds[i]!)).finish()), `response of seed ${seeds[i]}`));
+    } finally {
+      client.close();
+      server.forceShutdown();
+    }
   });
 });
