@@ -6,7 +6,7 @@ NODE_MODULES := node_modules/.package-lock.json
 FERRETDB := .tools/bin/ferretdb
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: help setup build proto lint test bench demo study models reward-diff db-up db-down clean
+.PHONY: help setup build proto lint test bench demo study models value-model value-eval reward-diff db-up db-down clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,6 +54,12 @@ study: $(NODE_MODULES) build ## Baseline estimator study: tables, charts and HTM
 
 models: ## Rebuild the built-in policy (Python: SFT warm start, ONNX graphs, goldens, pytest); dev-time only
 	models/build.sh
+
+value-model: ## Train the value model (Python: data, meta-training, ONNX, goldens, eval, pytest); dev-time only
+	models/value/build.sh
+
+value-eval: ## Re-evaluate the value model and rewrite its goldens and report (no training)
+	models/value/build.sh --eval-only
 
 reward-diff: setup build ## Differential check of the reward verifier against HF Math-Verify (Python)
 	python3 -m pip install -q math-verify==0.9.0

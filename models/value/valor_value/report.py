@@ -54,11 +54,43 @@ def main():
              "when unseen); it ignores the current policy except through that fallback.")
     if emb:
         L.append("")
-        L.append("MiniLM rows: " + ev["embedding_alternative"]["features"] + "; same network (input 384) and "
-                 "training recipe. Evaluation only; the exported model uses the 16 task features.")
+        ea = ev["embedding_alternative"]
+        L.append("MiniLM rows: " + ea["features"] + f"; same network (input 384), same held-out split and loss, "
+                 f"{ea['steps']} steps at lr {ea.get('lr', 1e-3)} (the exported task-feature model: {tr['steps']} steps at "
+                 f"lr {tr['lr']}). Evaluation only; the exported model uses the 16 task features.")
     L.append("Within-level AUC: the same AUC computed separately among the queries of each level "
              "(levels with both classes present) and averaged — ranking beyond the level, where the level "
              "itself (an input feature) is no help.")
+    m = {C: {**metrics[C], **emb.get(C, {})} for C in metrics}
+    g = lambda C, n, k="intra_auc": m[C][n][k] if n in m[C] and m[C][n].get(k) is not None else float("nan")
+    best_knn = lambda C: max((n for n in m[C] if n.startswith("knn_k")), key=lambda n: g(C, n))
+    L += ["", "## Reading", ""]
+    L.append(f"- Intra-context AUC of the model: {g('32', 'model'):.3f} (C=32) … {g('256', 'model'):.3f} (C=256); "
+             f"best task-feature kNN: {g('32', best_knn('32')):.3f} ({best_knn('32')}) … "
+             f"{g('256', best_knn('256')):.3f} ({best_knn('256')}). The model beats kNN at every C and most at small C; "
+             "kNN catches up as C grows.")
+    L.append(f"- Per-prompt history is slightly higher on AUC ({g('32', 'prompt_history'):.3f} … "
+             f"{g('256', 'prompt_history'):.3f}) and clearly higher within a level "
+             f"({g('256', 'prompt_history', 'within_level_auc'):.3f} vs {g('256', 'model', 'within_level_auc'):.3f}): "
+             "every pool prompt was measured under ~24 training policies and difficulty order is largely shared "
+             "across these policies, so memorised per-prompt rates encode more than 16 hand-made features. "
+             "It has no answer for unseen prompts, and is worse calibrated (Brier "
+             f"{g('256', 'prompt_history', 'brier'):.4f} vs {g('256', 'model', 'brier'):.4f}) because it ignores "
+             "the current policy's strength.")
+    L.append(f"- Context ablation: masking the whole context keeps AUC at {g('256', 'model_no_context'):.3f} "
+             f"but Brier rises to {g('256', 'model_no_context', 'brier'):.4f} and ECE to "
+             f"{g('256', 'model_no_context', 'ece'):.4f}: on this data the context mostly sets the level/strength "
+             "of the policy (calibration) and adds a little ranking (within-level AUC "
+             f"{g('256', 'model_no_context', 'within_level_auc'):.3f} → {g('256', 'model', 'within_level_auc'):.3f}); "
+             "the cross-level order (level 1 > 3 > 2 > 4 ≈ 5) is the same for nearly all these policies.")
+    if emb:
+        L.append(f"- MiniLM embeddings instead of task features: AUC {g('256', 'model_minilm'):.3f}, within-level "
+                 f"{g('256', 'model_minilm', 'within_level_auc'):.3f}, Brier {g('256', 'model_minilm', 'brier'):.4f} — "
+                 "a small gain, not a dramatic one, at the cost of a 22 M-parameter encoder in the service; "
+                 "kNN in MiniLM space is much worse than kNN on task features.")
+    L.append("- V0 reports intra-context AUC 0.88–0.91 (kNN-contextual 0.75–0.86) on real LLM policies and math "
+             "benchmarks; the numbers here are on a toy task with five strongly separated difficulty levels and "
+             "are not comparable in absolute terms — level alone already ranks most pairs.")
     with open(os.path.join(ART, "eval.md"), "w") as f:
         f.write("\n".join(L) + "\n")
     print("\n".join(L))
