@@ -59,7 +59,8 @@ async function drive(run: (batch: VerifyItem[]) => Promise<number>, work: Verify
       while (performance.now() < end) {
         const batch = work[next++ % work.length]!;
         const t = performance.now();
-        notCorrect += await run(batch);
+        const wrong = await run(batch); // not `notCorrect += await …`: that reads the total before the await
+        notCorrect += wrong;
         latencies.push(performance.now() - t);
         done += batch.length;
       }

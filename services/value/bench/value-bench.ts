@@ -17,7 +17,7 @@ import { FEATURE_SIZE, promptFeatures } from "../src/domain/features";
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const CONTEXT = 256;
 const QUERIES = 16;
-const MAX_BATCH = 64;
+const MAX_BATCH = Number(process.env.VALUE_MAX_BATCH ?? 64);
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 
@@ -29,7 +29,8 @@ async function measure(concurrency: number, once: () => Promise<number>) {
       Array.from({ length: concurrency }, async () => {
         while (performance.now() < end) {
           const t0 = performance.now();
-          predictions += await once();
+          const n = await once(); // read after the await: `x += await f()` would lose concurrent updates
+          predictions += n;
           latencies?.push(performance.now() - t0);
         }
       }),
