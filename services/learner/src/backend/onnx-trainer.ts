@@ -2,6 +2,7 @@
 // computes the clipped loss, its gradients and the AdamW update in one run.
 import path from "node:path";
 import * as ort from "onnxruntime-node";
+import { openOnnxSession } from "../../../../shared/onnx/session";
 import type { TrainBatch } from "../domain/train-batch";
 import { AGGREGATION_MODE, type OptimizerSettings, type PolicyLossSettings, type StepOutcome, type TrainState } from "../domain/train-state";
 
@@ -17,12 +18,7 @@ export class OnnxTrainer {
   ) {}
 
   static async load(modelDir: string, executionProvider: string, intraOpThreads?: number): Promise<OnnxTrainer> {
-    const open = (file: string) =>
-      ort.InferenceSession.create(path.join(modelDir, file), {
-        executionProviders: [executionProvider],
-        graphOptimizationLevel: "all",
-        ...(intraOpThreads ? { intraOpNumThreads: intraOpThreads } : {}),
-      });
+    const open = (file: string) => openOnnxSession(path.join(modelDir, file), executionProvider, intraOpThreads);
     const [ppo, reval] = await Promise.all([open(TRAIN_STEP_GRAPH), open(REVAL_STEP_GRAPH)]);
     return new OnnxTrainer(ppo, reval);
   }

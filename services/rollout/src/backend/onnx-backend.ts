@@ -3,6 +3,7 @@
 // weights are a graph input, so a new policy version is just a new tensor.
 import path from "node:path";
 import * as ort from "onnxruntime-node";
+import { openOnnxSession } from "../../../../shared/onnx/session";
 import type { BackendInfo, DecodeSequence, PolicyBackend, ScoredSequence } from "../domain/generation";
 import { logSoftmaxAt, sampleToken } from "../domain/sampling";
 
@@ -47,12 +48,7 @@ export class OnnxPolicyBackend implements PolicyBackend {
   }
 
   static async load(options: OnnxBackendOptions): Promise<OnnxPolicyBackend> {
-    const sessionOptions: ort.InferenceSession.SessionOptions = {
-      executionProviders: [options.executionProvider],
-      graphOptimizationLevel: "all",
-      ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
-    };
-    const open = (file: string) => ort.InferenceSession.create(path.join(options.modelDir, file), sessionOptions);
+    const open = (file: string) => openOnnxSession(path.join(options.modelDir, file), options.executionProvider, options.intraOpThreads);
     const [prefill, decode, scorer] = await Promise.all([open(BUILTIN_GRAPHS.prefill), open(BUILTIN_GRAPHS.decode), open(BUILTIN_GRAPHS.score)]);
     return new OnnxPolicyBackend(options, prefill, decode, scorer);
   }

@@ -2,6 +2,7 @@
 // and query features in, p̂ per query out; several predictions share one run,
 // each padded to the batch's largest context and query count.
 import * as ort from "onnxruntime-node";
+import { openOnnxSession } from "../../../../shared/onnx/session";
 import type { BatchRunner } from "../domain/coalescer";
 
 export interface PredictionInput {
@@ -19,11 +20,7 @@ export class OnnxValueModel implements BatchRunner<PredictionInput, Float32Array
   ) {}
 
   static async load(file: string, featureSize: number, executionProvider: string, intraOpThreads?: number): Promise<OnnxValueModel> {
-    const session = await ort.InferenceSession.create(file, {
-      executionProviders: [executionProvider],
-      graphOptimizationLevel: "all",
-      ...(intraOpThreads ? { intraOpNumThreads: intraOpThreads } : {}),
-    });
+    const session = await openOnnxSession(file, executionProvider, intraOpThreads);
     for (const name of ["context_features", "context_outcomes", "context_mask", "query_features"]) {
       if (!session.inputNames.includes(name)) throw new Error(`${file} has no input ${name} (inputs: ${session.inputNames.join(", ")})`);
     }
