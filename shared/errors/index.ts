@@ -5,7 +5,6 @@ export type ErrorKind =
   | "invalid_argument"
   | "failed_precondition"
   | "not_found"
-  | "resource_exhausted"
   | "unavailable"
   | "deadline_exceeded";
 
@@ -44,19 +43,6 @@ export class NotFoundError extends ValorError {
   constructor(message: string) {
     super(message);
     this.name = "NotFoundError";
-  }
-}
-
-/** The request exceeds a configured limit. */
-export class ResourceExhaustedError extends ValorError {
-  readonly kind = "resource_exhausted";
-  readonly retryable = false;
-  constructor(
-    readonly fieldPath: string,
-    message: string,
-  ) {
-    super(fieldPath ? `${fieldPath}: ${message}` : message);
-    this.name = "ResourceExhaustedError";
   }
 }
 

@@ -1,12 +1,11 @@
 // The one place where errors become gRPC statuses.
 import { Metadata, status, type StatusObject } from "@grpc/grpc-js";
-import { InvalidArgumentError, ResourceExhaustedError, ValorError, type ErrorKind } from "../errors";
+import { InvalidArgumentError, ValorError, type ErrorKind } from "../errors";
 
 const codeByKind: Record<ErrorKind, status> = {
   invalid_argument: status.INVALID_ARGUMENT,
   failed_precondition: status.FAILED_PRECONDITION,
   not_found: status.NOT_FOUND,
-  resource_exhausted: status.RESOURCE_EXHAUSTED,
   unavailable: status.UNAVAILABLE,
   deadline_exceeded: status.DEADLINE_EXCEEDED,
 };
@@ -22,9 +21,7 @@ export interface MappedStatus extends StatusObject {
 export function toStatus(err: unknown): MappedStatus {
   const metadata = new Metadata();
   if (err instanceof ValorError) {
-    if (err instanceof InvalidArgumentError || err instanceof ResourceExhaustedError) {
-      if (err.fieldPath) metadata.set(FIELD_PATH_TRAILER, err.fieldPath);
-    }
+    if (err instanceof InvalidArgumentError && err.fieldPath) metadata.set(FIELD_PATH_TRAILER, err.fieldPath);
     return { code: codeByKind[err.kind], details: err.message, metadata, unexpected: false };
   }
   return { code: status.INTERNAL, details: "internal error", metadata, unexpected: true };

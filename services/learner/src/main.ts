@@ -9,7 +9,7 @@ import { createRpcMetrics } from "../../../shared/telemetry/metrics";
 import { OnnxTrainer } from "./backend/onnx-trainer";
 import { RolloutPusher } from "./clients/rollout-push";
 import { loadLearnerConfig } from "./config";
-import { SerialQueue } from "./domain/learner";
+import { SerialQueue } from "./domain/serial-queue";
 import type { LearnerRuntimeState } from "./handlers/learner-handlers";
 import { startLearnerServer } from "./server";
 import { CheckpointStore } from "./store/checkpoint-store";

@@ -15,7 +15,7 @@ import type { Logger } from "../../../../shared/telemetry/logger";
 import { requireInRange } from "../../../../shared/validation";
 import type { OnnxTrainer } from "../backend/onnx-trainer";
 import type { RolloutPusher } from "../clients/rollout-push";
-import type { SerialQueue } from "../domain/learner";
+import type { SerialQueue } from "../domain/serial-queue";
 import { groupMeanRewards } from "../../../../shared/training/rewards";
 import { buildTrainBatch, type BatchLimits } from "../domain/train-batch";
 import type { LossAggregationName, OptimizerSettings, PolicyLossSettings, TrainState } from "../domain/train-state";

@@ -36,24 +36,9 @@ interface PartRecord extends PartColumns {
   runId: string;
   manifestId: string;
 }
-interface ManifestRecord {
-  _id: string;
-  runId: string;
-  step: number;
-  startIndex: number;
-  count: number;
-  firstSeq: number;
-  epoch: number;
-  insertedAt: number;
-  parts: string[];
-}
-interface ResetRecord {
-  _id: string;
-  runId: string;
-  resetId: string;
-  epoch: number;
-  at: number;
-}
+/** A manifest as stored: its id is the document id. */
+type ManifestRecord = Omit<Manifest, "id"> & { _id: string };
+type ResetRecord = ResetDoc & { _id: string };
 interface SampleRecord {
   _id: string;
   runId: string;

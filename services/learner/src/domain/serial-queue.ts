@@ -1,5 +1,5 @@
-// The learner's one mutable thing: the training state. Steps run one at a
-// time; each builds a complete new state and swaps it in only on success.
+// Runs the learner's steps and checkpoints one at a time: each step builds a
+// complete new training state and swaps it in only on success.
 
 export class SerialQueue {
   private tail: Promise<unknown> = Promise.resolve();
