@@ -3,10 +3,12 @@
 import path from "node:path";
 import {
   credentials,
+  InterceptingCall,
   loadPackageDefinition,
   Metadata,
   type CallOptions,
   type ClientUnaryCall,
+  type ClientOptions,
   type GrpcObject,
   type ServiceClientConstructor,
   type ServiceError,
@@ -27,6 +29,22 @@ export function unary<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, dea
   return new Promise((resolve, reject) => {
     method(request, new Metadata(), { deadline: new Date(Date.now() + deadlineMs) }, (err, res) => (err ? reject(err) : resolve(res)));
   });
+}
+
+/** Client options that send `authorization: Bearer <token>` on every call (none when the token is empty). */
+export function bearerAuth(token: string): ClientOptions {
+  if (!token) return {};
+  return {
+    interceptors: [
+      (options, nextCall) =>
+        new InterceptingCall(nextCall(options), {
+          start: (metadata, listener, next) => {
+            metadata.set("authorization", `Bearer ${token}`);
+            next(metadata, listener);
+          },
+        }),
+    ],
+  };
 }
 
 function loadStandardProto(file: string, packagePath: string[], serviceName: string): ServiceClientConstructor {

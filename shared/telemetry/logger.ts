@@ -5,8 +5,9 @@ import pino, { type Logger } from "pino";
 
 export type { Logger };
 
-export function createLogger(service: string, level: string): Logger {
-  return pino({
+/** Logs to stdout, or to `destination` (e.g. a file, for a CLI whose terminal shows progress instead). */
+export function createLogger(service: string, level: string, destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service },
     messageKey: "message",
@@ -20,5 +21,6 @@ export function createLogger(service: string, level: string): Logger {
       const { traceId, spanId } = span.spanContext();
       return { traceId, spanId };
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -2,7 +2,7 @@
 // fresh database name), otherwise a private FerretDB on a free port.
 import { randomUUID } from "node:crypto";
 import { MongoClient } from "mongodb";
-import { startFerretDb, type FerretDb } from "./ferretdb";
+import { startFerretDb, type FerretDb } from "../local/ferretdb";
 
 export interface TestDatabase {
   uri: string;

@@ -7,7 +7,7 @@ import { credentials } from "@grpc/grpc-js";
 import { BaselineServiceClient, type ComputeAdvantagesRequest, type ComputePackedAdvantagesRequest } from "../../shared/gen/valor/baseline/v1/baseline.pb";
 import { RewardScale } from "../../shared/gen/valor/common/v1/reward.pb";
 import { unary } from "../../shared/grpc/client";
-import { startServiceProcess } from "../../shared/testing/service-process";
+import { startServiceProcess } from "../../shared/local/service-process";
 import { computeBatch, getEstimator, DEFAULT_ESTIMATOR_OPTIONS, type Group } from "../../services/baseline/src/domain/estimators";
 import { SCALES } from "../../services/baseline/src/domain/scale";
 import { DEFAULT_BUDGET_PARAMETERS } from "../../services/baseline/src/domain/budget";

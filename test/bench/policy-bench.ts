@@ -18,7 +18,7 @@ import { loadBuiltinPolicy } from "../../shared/models/builtin-policy";
 import { repoRoot } from "../../shared/paths";
 import { mulberry32 } from "../../shared/random";
 import { openTestDatabase } from "../../shared/testing/database";
-import { startServiceProcess } from "../../shared/testing/service-process";
+import { startServiceProcess } from "../../shared/local/service-process";
 import { OnnxTrainer } from "../../services/learner/src/backend/onnx-trainer";
 import { buildTrainBatch } from "../../services/learner/src/domain/train-batch";
 import type { TrainState } from "../../services/learner/src/domain/train-state";

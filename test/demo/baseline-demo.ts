@@ -8,8 +8,8 @@ import { credentials } from "@grpc/grpc-js";
 import { BaselineServiceClient, PlanReason, PromptClass, type PromptGroup } from "../../shared/gen/valor/baseline/v1/baseline.pb";
 import { RewardScale } from "../../shared/gen/valor/common/v1/reward.pb";
 import { unary } from "../../shared/grpc/client";
-import { startFerretDb } from "../../shared/testing/ferretdb";
-import { startServiceProcess } from "../../shared/testing/service-process";
+import { startFerretDb } from "../../shared/local/ferretdb";
+import { startServiceProcess } from "../../shared/local/service-process";
 
 const SIGNED = RewardScale.REWARD_SCALE_SIGNED;
 

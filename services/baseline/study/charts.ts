@@ -1,20 +1,8 @@
-// Chart options (plain JSON, so the same object renders server-side to SVG
-// and live in the HTML report) and their SVG/PNG rendering.
-import * as echarts from "echarts";
-import { Resvg } from "@resvg/resvg-js";
+// The study's chart options: the cost/accuracy frontier, prior quality and
+// prior rejection, one of each per difficulty mix.
+import { baseOption, r5, type ChartSpec } from "../../../shared/report/charts";
 import type { MixResult, SettingResult } from "./study";
 import type { PriorModel } from "./priors";
-
-export interface ChartSpec {
-  id: string;
-  title: string;
-  option: Record<string, unknown>;
-}
-
-export const CHART_WIDTH = 1100;
-export const CHART_HEIGHT = 560;
-const PALETTE = ["#1f4e9c", "#8c564b", "#555555", "#ff7f0e", "#17becf", "#2ca02c", "#bcbd22", "#9467bd", "#d62728", "#e377c2", "#7f7f7f"];
-const FONT = "DejaVu Sans, Arial, Helvetica, sans-serif";
 
 function priorOf(s: SettingResult): PriorModel | undefined {
   const spec = s.spec;
@@ -37,23 +25,8 @@ function shiftOf(s: SettingResult): number | undefined {
   return undefined;
 }
 
-const r5 = (x: number) => Number(x.toPrecision(5));
-
 function point(s: SettingResult, x = s.metrics.rolloutsPerPrompt.mean, y = s.metrics.mse.mean) {
   return { name: s.label, value: [r5(x), r5(y)] };
-}
-
-function base(title: string, subtitle: string): Record<string, unknown> {
-  return {
-    animation: false,
-    backgroundColor: "#ffffff",
-    textStyle: { fontFamily: FONT },
-    title: { text: title, subtext: subtitle, left: "center", textStyle: { fontSize: 16 }, subtextStyle: { fontSize: 11 } },
-    tooltip: { trigger: "item" },
-    color: PALETTE,
-    grid: { left: 80, right: 450, top: 95, bottom: 60 },
-    legend: { orient: "vertical", left: CHART_WIDTH - 380, top: 100, itemGap: 12, textStyle: { fontSize: 12 } },
-  };
 }
 
 /** MSE against mean rollouts per prompt: the cost/accuracy frontier. */
@@ -105,7 +78,7 @@ export function frontierChart(mix: MixResult): ChartSpec {
     id: `frontier_${mix.mix.id}`,
     title: `MSE vs rollouts per prompt — ${mix.mix.id}`,
     option: {
-      ...base(`Baseline MSE vs rollouts per prompt (${mix.mix.id})`, `${mix.mix.label}. MSE on the pass-rate scale; lower-left is better.`),
+      ...baseOption(`Baseline MSE vs rollouts per prompt (${mix.mix.id})`, `${mix.mix.label}. MSE on the pass-rate scale; lower-left is better.`),
       xAxis: { type: "log", logBase: 2, name: "on-policy rollouts per prompt (log2)", nameLocation: "middle", nameGap: 30, min: 2, max: 32 },
       yAxis: { type: positive ? "log" : "value", name: "baseline MSE vs true p" + (positive ? " (log)" : ""), nameLocation: "middle", nameGap: 60 },
       series,
@@ -140,7 +113,7 @@ export function priorQualityChart(mix: MixResult): ChartSpec {
     id: `prior_quality_${mix.mix.id}`,
     title: `MSE vs prior quality — ${mix.mix.id}`,
     option: {
-      ...base(`V0.5 baseline MSE vs prior quality (${mix.mix.id})`, "Prior p̂ = σ(logit p + σ·z); σ = 0 is a perfect prior. Dashed: empirical mean."),
+      ...baseOption(`V0.5 baseline MSE vs prior quality (${mix.mix.id})`, "Prior p̂ = σ(logit p + σ·z); σ = 0 is a perfect prior. Dashed: empirical mean."),
       tooltip: { trigger: "axis" },
       xAxis: { type: "category", name: "prior logit noise σ", nameLocation: "middle", nameGap: 30, data: sigmas.map((s) => (s === 0 ? "0 (perfect)" : String(s))) },
       yAxis: [
@@ -166,7 +139,7 @@ export function rejectionChart(mix: MixResult): ChartSpec {
     id: `rejection_vs_bias_${mix.mix.id}`,
     title: `Rejection rate vs prior bias — ${mix.mix.id}`,
     option: {
-      ...base(`Prior-rejection rate vs prior bias (${mix.mix.id})`, "p̂ = clamp(p + bias, 0, 1). First test at k_init = 4; final = after the adaptive budget's extra rollouts."),
+      ...baseOption(`Prior-rejection rate vs prior bias (${mix.mix.id})`, "p̂ = clamp(p + bias, 0, 1). First test at k_init = 4; final = after the adaptive budget's extra rollouts."),
       tooltip: { trigger: "axis" },
       xAxis: { type: "value", name: "prior bias on the pass-rate scale", nameLocation: "middle", nameGap: 30, min: -0.5, max: 0.5, interval: 0.1 },
       yAxis: [
@@ -185,23 +158,4 @@ export function rejectionChart(mix: MixResult): ChartSpec {
 
 export function buildCharts(mixes: readonly MixResult[]): ChartSpec[] {
   return mixes.flatMap((m) => [frontierChart(m), priorQualityChart(m), rejectionChart(m)]);
-}
-
-export function renderSvg(spec: ChartSpec): string {
-  const chart = echarts.init(null, null, { renderer: "svg", ssr: true, width: CHART_WIDTH, height: CHART_HEIGHT });
-  try {
-    chart.setOption(spec.option as echarts.EChartsOption);
-    return chart.renderToSVGString();
-  } finally {
-    chart.dispose();
-  }
-}
-
-export function svgToPng(svg: string): Buffer {
-  const resvg = new Resvg(svg, {
-    background: "#ffffff",
-    fitTo: { mode: "width", value: CHART_WIDTH * 2 },
-    font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans" },
-  });
-  return resvg.render().asPng();
 }

@@ -4,8 +4,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { chromium } from "playwright-core";
+import { renderInChromium } from "../../../shared/report/browser";
 import { DEFAULT_STUDY_OPTIONS, runStudy } from "./study";
 import { writeOutputs } from "./report";
 import { parseArgs } from "./main";
@@ -25,7 +24,6 @@ test("CLI flags", async () => {
 
 test("writes JSON, Markdown, SVG, PNG and an HTML report that renders offline with no console errors", async () => {
   const dir = mkdtempSync(join(tmpdir(), "valor-study-"));
-  const userDataDir = mkdtempSync(join(tmpdir(), "valor-study-chromium-"));
   try {
     const result = runStudy({ ...DEFAULT_STUDY_OPTIONS, seeds: 2, prompts: 128, batchSize: 64 });
     const { files } = writeOutputs(result, dir, { verdictMarkdown: "# Verdict\n<b>escaped</b>" });
@@ -42,54 +40,18 @@ test("writes JSON, Markdown, SVG, PNG and an HTML report that renders offline wi
     const json = JSON.parse(readFileSync(join(dir, "results.json"), "utf8"));
     assert.equal(json.mixes.length, 2);
 
-    // A persistent context on a fresh directory is playwright's way of passing --user-data-dir.
-    const browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: "/usr/bin/chromium",
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
-    try {
-      const page = browser.pages()[0] ?? (await browser.newPage());
-      const errors: string[] = [];
-      const external: string[] = [];
-      page.on("console", (m) => {
-        if (m.type() === "error") errors.push(m.text());
-      });
-      page.on("pageerror", (e) => errors.push(String(e)));
-      await page.route("**/*", (route) => {
-        const url = route.request().url();
-        if (url.startsWith("file:")) return route.continue();
-        external.push(url);
-        return route.abort();
-      });
-      await page.goto(pathToFileURL(join(dir, "report.html")).href, { waitUntil: "load" });
-      await page.waitForSelector("body[data-charts-rendered]", { timeout: 10_000 });
-      // A string, so this file needs no DOM typings.
-      const state = (await page.evaluate(`(() => ({
-        rendered: document.body.getAttribute("data-charts-rendered"),
-        charts: [...document.querySelectorAll(".chart")].map((el) => ({
-          id: el.id,
-          instance: Boolean(window.echarts && window.echarts.getInstanceByDom(el)),
-          paths: el.querySelectorAll("svg path").length,
-          width: el.getBoundingClientRect().width,
-        })),
-        verdict: document.querySelector("pre") ? document.querySelector("pre").textContent : "",
-      }))()`)) as { rendered: string | null; charts: Array<{ id: string; instance: boolean; paths: number; width: number }>; verdict: string };
-      assert.deepEqual(errors, []);
-      assert.deepEqual(external, [], "the report loads nothing from the network");
-      assert.equal(state.rendered, "6");
-      assert.equal(state.charts.length, 6);
-      for (const c of state.charts) {
-        assert.ok(c.instance, `${c.id}: echarts instance`);
-        assert.ok(c.paths > 20, `${c.id}: ${c.paths} svg paths`);
-        assert.ok(c.width > 500, `${c.id}: visible`);
-      }
-      assert.match(state.verdict, /<b>escaped<\/b>/);
-    } finally {
-      await browser.close();
+    const page = await renderInChromium<string>(join(dir, "report.html"), `document.querySelector("pre") ? document.querySelector("pre").textContent : ""`);
+    assert.deepEqual(page.errors, []);
+    assert.deepEqual(page.requests, [], "the report loads nothing from the network");
+    assert.equal(page.chartsRendered, "6");
+    assert.equal(page.charts.length, 6);
+    for (const c of page.charts) {
+      assert.ok(c.instance, `${c.id}: echarts instance`);
+      assert.ok(c.paths > 20, `${c.id}: ${c.paths} svg paths`);
+      assert.ok(c.width > 500, `${c.id}: visible`);
     }
+    assert.match(page.probe, /<b>escaped<\/b>/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
-    rmSync(userDataDir, { recursive: true, force: true });
   }
 });

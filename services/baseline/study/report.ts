@@ -1,8 +1,9 @@
 // Study outputs: results.json (every number), results.md (tables), one SVG
 // and PNG per chart, and a self-contained report.html (echarts inlined).
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { buildCharts, renderSvg, svgToPng, CHART_HEIGHT, CHART_WIDTH, type ChartSpec } from "./charts";
+import type { ChartSpec } from "../../../shared/report/charts";
+import { ReportFiles } from "../../../shared/report/files";
+import { chartDiv, escapeHtml, formatNumber, formatPercent, htmlPage, htmlTable, markdownTable } from "../../../shared/report/html";
+import { buildCharts } from "./charts";
 import type { MixResult, SettingResult, StudyResult, Summary } from "./study";
 
 /** Rows of the headline table, in order (missing ids are skipped). */
@@ -25,17 +26,9 @@ export const HEADLINE_IDS = [
   "v0_b8",
 ];
 
-function fmt(x: number, digits = 4): string {
-  if (!Number.isFinite(x)) return "–";
-  if (x !== 0 && Math.abs(x) < 10 ** -(digits - 1)) return x.toExponential(1);
-  return x.toFixed(digits);
-}
-
 function withCi(s: Summary, digits = 4): string {
-  return s.ci95 === null ? fmt(s.mean, digits) : `${fmt(s.mean, digits)} ± ${fmt(s.ci95, digits)}`;
+  return s.ci95 === null ? formatNumber(s.mean, digits) : `${formatNumber(s.mean, digits)} ± ${formatNumber(s.ci95, digits)}`;
 }
-
-const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : "–");
 
 export const TABLE_HEADER = [
   "setting",
@@ -56,14 +49,14 @@ export function tableRows(mix: MixResult, settings: readonly SettingResult[]): s
     const hasPrior = s.family === "v05_fixed" || s.family === "v05_adaptive";
     return [
       s.label,
-      fmt(m.rolloutsPerPrompt.mean, 2),
+      formatNumber(m.rolloutsPerPrompt.mean, 2),
       withCi(m.mse),
-      fmt(m.mse.mean / ref, 2),
+      formatNumber(m.mse.mean / ref, 2),
       withCi(m.bias),
-      pct(m.signErrorRate.mean),
-      pct(m.signLossRate.mean),
-      pct(m.zeroGradFraction.mean),
-      hasPrior ? `${pct(m.rejectionRate.mean)} / ${pct(m.rejectionRateAtInit.mean)}` : "–",
+      formatPercent(m.signErrorRate.mean),
+      formatPercent(m.signLossRate.mean),
+      formatPercent(m.zeroGradFraction.mean),
+      hasPrior ? `${formatPercent(m.rejectionRate.mean)} / ${formatPercent(m.rejectionRateAtInit.mean)}` : "–",
     ];
   });
 }
@@ -72,24 +65,15 @@ export function headlineSettings(mix: MixResult): SettingResult[] {
   return HEADLINE_IDS.flatMap((id) => mix.settings.filter((s) => s.id === id));
 }
 
-function markdownTable(header: readonly string[], rows: readonly string[][]): string {
-  const esc = (c: string) => c.replace(/\|/g, "\\|");
-  return [
-    `| ${header.map(esc).join(" | ")} |`,
-    `|${header.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`,
-    ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`),
-  ].join("\n");
-}
-
 function mixHeading(mix: MixResult): string {
   const f = mix.solvedIn16;
-  return `${mix.mix.label} — mean p = ${mix.meanPassRate.toFixed(3)}; in 16 rollouts: never solved ${pct(f.never)}, mixed ${pct(f.mixed)}, always solved ${pct(f.always)}`;
+  return `${mix.mix.label} — mean p = ${mix.meanPassRate.toFixed(3)}; in 16 rollouts: never solved ${formatPercent(f.never)}, mixed ${formatPercent(f.mixed)}, always solved ${formatPercent(f.always)}`;
 }
 
 function closedFormLines(mix: MixResult): string[] {
   return mix.settings
     .filter((s) => s.mseMinusClosedForm)
-    .map((s) => `- ${s.label}: simulated MSE ${withCi(s.metrics.mse, 5)} vs closed form ${fmt(s.metrics.closedFormMse.mean, 5)}; paired difference ${withCi(s.mseMinusClosedForm!, 5)}`);
+    .map((s) => `- ${s.label}: simulated MSE ${withCi(s.metrics.mse, 5)} vs closed form ${formatNumber(s.metrics.closedFormMse.mean, 5)}; paired difference ${withCi(s.mseMinusClosedForm!, 5)}`);
 }
 
 export function headlineMarkdown(result: StudyResult): string {
@@ -122,67 +106,24 @@ export function resultsMarkdown(result: StudyResult): string {
   return parts.join("\n");
 }
 
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
-
-function htmlTable(header: readonly string[], rows: readonly string[][]): string {
-  return `<table><thead><tr>${header.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr></thead><tbody>${rows
-    .map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`)
-    .join("")}</tbody></table>`;
-}
-
-/** JSON that is safe inside a <script> element. */
-function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
-}
-
-export function echartsSource(): string {
-  return readFileSync(require.resolve("echarts/dist/echarts.min.js"), "utf8");
-}
-
 export function reportHtml(result: StudyResult, charts: readonly ChartSpec[], verdictMarkdown?: string): string {
-  const options = Object.fromEntries(charts.map((c) => [c.id, c.option]));
   const sections = result.mixes
     .map((mix) => {
       const ids = charts.filter((c) => c.id.endsWith(`_${mix.mix.id}`));
       return `<section><h2>${escapeHtml(mixHeading(mix))}</h2>
 <h3>Headline</h3>${htmlTable(TABLE_HEADER, tableRows(mix, headlineSettings(mix)))}
-${ids.map((c) => `<div class="chart" id="${c.id}" role="img" aria-label="${escapeHtml(c.title)}"></div>`).join("\n")}
+${ids.map(chartDiv).join("\n")}
 <details><summary>All ${mix.settings.length} settings</summary>${htmlTable(TABLE_HEADER, tableRows(mix, mix.settings))}</details>
 </section>`;
     })
     .join("\n");
   const c = result.config;
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Valor — baseline estimator study</title>
-<style>
-body{font-family:system-ui,-apple-system,"DejaVu Sans",sans-serif;margin:24px auto;max-width:1200px;padding:0 16px;color:#222}
-table{border-collapse:collapse;font-size:13px;margin:8px 0 16px}th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}
-th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}
-.chart{width:${CHART_WIDTH}px;height:${CHART_HEIGHT}px;margin:16px 0;border:1px solid #eee}
-pre{white-space:pre-wrap;background:#fafafa;padding:8px;border:1px solid #eee}
-</style></head><body>
-<h1>Baseline estimator study</h1>
+  const body = `<h1>Baseline estimator study</h1>
 <p>seeds=${c.seeds}, prompts/seed=${c.prompts}, batch=${c.batchSize}, base seed=${c.baseSeed}; budget k_init=${c.grid.budget.kInit}, k_max=${c.grid.budget.kMax}, c=${c.grid.budget.costPerRollout} (±1 scale). Every estimator and budget rule is the baseline service's own code.</p>
 <ul>${result.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join("")}</ul>
 ${verdictMarkdown ? `<h2>Verdict</h2><pre>${escapeHtml(verdictMarkdown)}</pre>` : ""}
-${sections}
-<script>${echartsSource().replace(/<\/script/gi, "<\\/script")}</script>
-<script>
-(function () {
-  var options = ${scriptJson(options)};
-  var ids = Object.keys(options);
-  ids.forEach(function (id) {
-    var chart = echarts.init(document.getElementById(id), null, { renderer: "svg" });
-    chart.setOption(options[id]);
-  });
-  document.body.setAttribute("data-charts-rendered", String(ids.length));
-})();
-</script>
-</body></html>
-`;
+${sections}`;
+  return htmlPage("Valor — baseline estimator study", body, charts);
 }
 
 export interface WrittenFiles {
@@ -191,21 +132,11 @@ export interface WrittenFiles {
 
 /** Writes every output into dir. verdictMarkdown, if given, is embedded in the HTML report. */
 export function writeOutputs(result: StudyResult, dir: string, opts: { png?: boolean; verdictMarkdown?: string } = {}): WrittenFiles {
-  mkdirSync(dir, { recursive: true });
-  const files: string[] = [];
-  const put = (name: string, data: string | Buffer) => {
-    const path = join(dir, name);
-    writeFileSync(path, data);
-    files.push(path);
-  };
-  put("results.json", JSON.stringify(result, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2) + "\n");
-  put("results.md", resultsMarkdown(result) + "\n");
+  const out = new ReportFiles(dir);
+  out.writeJson("results.json", result);
+  out.write("results.md", resultsMarkdown(result) + "\n");
   const charts = buildCharts(result.mixes);
-  for (const chart of charts) {
-    const svg = renderSvg(chart);
-    put(`${chart.id}.svg`, svg);
-    if (opts.png !== false) put(`${chart.id}.png`, svgToPng(svg));
-  }
-  put("report.html", reportHtml(result, charts, opts.verdictMarkdown));
-  return { files };
+  out.writeCharts(charts, opts.png !== false);
+  out.write("report.html", reportHtml(result, charts, opts.verdictMarkdown));
+  return { files: out.files };
 }

@@ -16,7 +16,7 @@ import { RewardScale } from "../../../shared/gen/valor/common/v1/reward.pb";
 import { checkHealth, listServicesByReflection, unary } from "../../../shared/grpc/client";
 import { rejectsWithStatus } from "../../../shared/testing/grpc-assert";
 import { openTestDatabase, type TestDatabase } from "../../../shared/testing/database";
-import { startServiceProcess, type ServiceProcess } from "../../../shared/testing/service-process";
+import { startServiceProcess, type ServiceProcess } from "../../../shared/local/service-process";
 
 const BINARY = RewardScale.REWARD_SCALE_BINARY;
 const SIGNED = RewardScale.REWARD_SCALE_SIGNED;

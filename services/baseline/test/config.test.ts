@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConfigError } from "../../../shared/config";
-import { startServiceProcess } from "../../../shared/testing/service-process";
+import { startServiceProcess } from "../../../shared/local/service-process";
 import { loadBaselineConfig } from "../src/config";
 
 describe("configuration", () => {

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { BaselineServiceClient, type ListEstimatorsResponse } from "../../../shared/gen/valor/baseline/v1/baseline.pb";
 import { checkHealth, listServicesByReflection } from "../../../shared/grpc/client";
-import { startServiceProcess, type ServiceProcess } from "../../../shared/testing/service-process";
+import { startServiceProcess, type ServiceProcess } from "../../../shared/local/service-process";
 
 let service: ServiceProcess;
 let client: BaselineServiceClient;

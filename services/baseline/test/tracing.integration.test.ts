@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import { credentials } from "@grpc/grpc-js";
 import { BaselineServiceClient } from "../../../shared/gen/valor/baseline/v1/baseline.pb";
 import { unary } from "../../../shared/grpc/client";
-import { startServiceProcess } from "../../../shared/testing/service-process";
+import { startServiceProcess } from "../../../shared/local/service-process";
 
 async function callOnce(env: Record<string, string>) {
   // No database is needed for ListEstimators; point at a closed port.

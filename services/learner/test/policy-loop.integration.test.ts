@@ -15,7 +15,7 @@ import { FinishReason, RolloutServiceClient, type GenerateRequest, type Sample }
 import { unary } from "../../../shared/grpc/client";
 import { checkAnswer, generateProblems } from "../../../shared/models/arith-task";
 import { openTestDatabase, type TestDatabase } from "../../../shared/testing/database";
-import { startServiceProcess, type ServiceProcess } from "../../../shared/testing/service-process";
+import { startServiceProcess, type ServiceProcess } from "../../../shared/local/service-process";
 import { computeBatch, getEstimator } from "../../baseline/src/domain/estimators";
 import { SCALES } from "../../baseline/src/domain/scale";
 

@@ -10,7 +10,7 @@ import { RolloutServiceClient } from "../../../shared/gen/valor/rollout/v1/rollo
 import { unary } from "../../../shared/grpc/client";
 import { checkAnswer, generateProblems } from "../../../shared/models/arith-task";
 import { openTestDatabase, type TestDatabase } from "../../../shared/testing/database";
-import { startServiceProcess, type ServiceProcess } from "../../../shared/testing/service-process";
+import { startServiceProcess, type ServiceProcess } from "../../../shared/local/service-process";
 import { ReValSchedule, REVAL_DEFAULTS, type IterationReport } from "../../../shared/training/reval-schedule";
 
 let db: TestDatabase;

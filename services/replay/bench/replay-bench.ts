@@ -18,8 +18,8 @@ import { MongoClient } from "mongodb";
 import { makeGenericClientConstructor, type CallOptions, type Client, type ClientUnaryCall, type Metadata, type ServiceError } from "@grpc/grpc-js";
 import { ReplayServiceClient, ReplayServiceService, SampleResponse, type SampleRequest, type Trajectory } from "../../../shared/gen/valor/replay/v1/replay.pb";
 import { unary } from "../../../shared/grpc/client";
-import { startFerretDb, type FerretDb } from "../../../shared/testing/ferretdb";
-import { startServiceProcess, type ServiceProcess } from "../../../shared/testing/service-process";
+import { startFerretDb, type FerretDb } from "../../../shared/local/ferretdb";
+import { startServiceProcess, type ServiceProcess } from "../../../shared/local/service-process";
 import { encodeColumns } from "../src/store/codec";
 
 const BATCH = 1024;

@@ -17,7 +17,7 @@
 // again stores nothing twice.
 import fs from "node:fs";
 import readline from "node:readline";
-import { credentials, InterceptingCall, type Interceptor, type ServiceError, status } from "@grpc/grpc-js";
+import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import {
   ReplayServiceClient,
   Scope,
@@ -29,7 +29,7 @@ import {
   type Filter,
   type RunInfo,
 } from "../../../shared/gen/valor/replay/v1/replay.pb";
-import { unary } from "../../../shared/grpc/client";
+import { bearerAuth, unary } from "../../../shared/grpc/client";
 
 export interface Io {
   out: (text: string) => void;
@@ -132,18 +132,7 @@ function viewFrom(v: string | undefined, fallback: View): View {
 }
 
 export function connect(address: string, token: string): ReplayServiceClient {
-  const interceptors: Interceptor[] = token
-    ? [
-        (options, nextCall) =>
-          new InterceptingCall(nextCall(options), {
-            start: (metadata, listener, next) => {
-              metadata.set("authorization", `Bearer ${token}`);
-              next(metadata, listener);
-            },
-          }),
-      ]
-    : [];
-  return new ReplayServiceClient(address, credentials.createInsecure(), { interceptors });
+  return new ReplayServiceClient(address, credentials.createInsecure(), bearerAuth(token));
 }
 
 /** Parses `argv` (the words after `valor replay`), runs the command, resolves with the exit code. */

@@ -6,8 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { openTestDatabase, type TestDatabase } from "../../../shared/testing/database";
-import { startServiceProcess, type ServiceProcess } from "../../../shared/testing/service-process";
-import { main as valor } from "../cli/valor";
+import { startServiceProcess, type ServiceProcess } from "../../../shared/local/service-process";
+import { main as valor } from "../../trainer/cli/valor";
 import { main as replay, table } from "../cli/replay-cli";
 import { trajectory } from "./helpers";
 

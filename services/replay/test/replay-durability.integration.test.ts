@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { ReplayServiceClient, Scope, TrajectoryState } from "../../../shared/gen/valor/replay/v1/replay.pb";
 import { openTestDatabase, type TestDatabase } from "../../../shared/testing/database";
-import { startServiceProcess, type ServiceProcess } from "../../../shared/testing/service-process";
+import { startServiceProcess, type ServiceProcess } from "../../../shared/local/service-process";
 import { api, batch, rejects } from "./helpers";
 
 let db: TestDatabase;

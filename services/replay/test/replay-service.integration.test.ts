@@ -14,7 +14,7 @@ import {
 } from "../../../shared/gen/valor/replay/v1/replay.pb";
 import { checkHealth, listServicesByReflection, unary } from "../../../shared/grpc/client";
 import { openTestDatabase, type TestDatabase } from "../../../shared/testing/database";
-import { startServiceProcess, type ServiceProcess } from "../../../shared/testing/service-process";
+import { startServiceProcess, type ServiceProcess } from "../../../shared/local/service-process";
 import { api, batch, rejects, trajectory } from "./helpers";
 
 let db: TestDatabase;

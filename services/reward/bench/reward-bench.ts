@@ -5,7 +5,7 @@ import { credentials } from "@grpc/grpc-js";
 import { quantileSorted } from "simple-statistics";
 import { RewardServiceClient, VerdictStatus, type VerifyItem } from "../../../shared/gen/valor/reward/v1/reward.pb";
 import { unary } from "../../../shared/grpc/client";
-import { startServiceProcess } from "../../../shared/testing/service-process";
+import { startServiceProcess } from "../../../shared/local/service-process";
 import { DEFAULT_SETTINGS } from "../src/domain/settings";
 import { Verifier } from "../src/pool/verifier-pool";
 import { parseStructure } from "../src/domain/structure";

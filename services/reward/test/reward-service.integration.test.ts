@@ -12,7 +12,7 @@ import {
 import { RewardScale } from "../../../shared/gen/valor/common/v1/reward.pb";
 import { checkHealth, listServicesByReflection, unary } from "../../../shared/grpc/client";
 import { FIELD_PATH_TRAILER } from "../../../shared/grpc/status";
-import { startServiceProcess, type ServiceProcess } from "../../../shared/testing/service-process";
+import { startServiceProcess, type ServiceProcess } from "../../../shared/local/service-process";
 
 const SERVICE = "valor.reward.v1.RewardService";
 

@@ -10,7 +10,7 @@ import { unary } from "../../../shared/grpc/client";
 import { generateProblems } from "../../../shared/models/arith-task";
 import { repoRoot } from "../../../shared/paths";
 import { openTestDatabase } from "../../../shared/testing/database";
-import { startServiceProcess } from "../../../shared/testing/service-process";
+import { startServiceProcess } from "../../../shared/local/service-process";
 import { OnnxValueModel, type PredictionInput } from "../src/backend/onnx-value-model";
 import { FEATURE_SIZE, promptFeatures } from "../src/domain/features";
 

@@ -8,7 +8,7 @@ import { checkHealth, unary } from "../../../shared/grpc/client";
 import { generateProblems } from "../../../shared/models/arith-task";
 import { openTestDatabase, type TestDatabase } from "../../../shared/testing/database";
 import { rejectsWithStatus } from "../../../shared/testing/grpc-assert";
-import { startServiceProcess, type ServiceProcess } from "../../../shared/testing/service-process";
+import { startServiceProcess, type ServiceProcess } from "../../../shared/local/service-process";
 
 let db: TestDatabase;
 let service: ServiceProcess;

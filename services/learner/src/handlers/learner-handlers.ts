@@ -178,5 +178,14 @@ export function createLearnerHandlers(deps: LearnerDeps): UnaryHandlers<typeof L
         weightsSha256: createHash("sha256").update(Buffer.from(runtime.state.params.buffer, runtime.state.params.byteOffset, runtime.state.params.byteLength)).digest("hex"),
       };
     },
+
+    async pushPolicy(request) {
+      requireRun(request.runId);
+      // In the queue, so that a step's newer version cannot be overtaken by this older one.
+      return deps.queue.run(async () => {
+        const results = await deps.pusher.push(runtime.state.step, runtime.state.params);
+        return { policyVersion: runtime.state.step, results: results.map((r) => ({ address: r.address, ok: r.ok, error: r.error ?? "" })) };
+      });
+    },
   };
 }

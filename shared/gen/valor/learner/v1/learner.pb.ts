@@ -211,6 +211,22 @@ export interface GetStatusResponse {
   weightsSha256: string;
 }
 
+export interface PushPolicyRequest {
+  runId: string;
+}
+
+export interface PushResult {
+  address: string;
+  ok: boolean;
+  /** Why the push failed (empty when ok). */
+  error: string;
+}
+
+export interface PushPolicyResponse {
+  policyVersion: bigint;
+  results: PushResult[];
+}
+
 function createBaseTrajectory(): Trajectory {
   return {
     promptTokenIds: [],
@@ -2145,6 +2161,274 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
   },
 };
 
+function createBasePushPolicyRequest(): PushPolicyRequest {
+  return { runId: "" };
+}
+
+export const PushPolicyRequest: MessageFns<PushPolicyRequest> = {
+  encode(message: PushPolicyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.runId !== "") {
+      writer.uint32(10).string(message.runId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PushPolicyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePushPolicyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PushPolicyRequest {
+    return {
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+    };
+  },
+
+  toJSON(message: PushPolicyRequest): unknown {
+    const obj: any = {};
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PushPolicyRequest>, I>>(base?: I): PushPolicyRequest {
+    return PushPolicyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PushPolicyRequest>, I>>(object: I): PushPolicyRequest {
+    const message = createBasePushPolicyRequest();
+    message.runId = object.runId ?? "";
+    return message;
+  },
+};
+
+function createBasePushResult(): PushResult {
+  return { address: "", ok: false, error: "" };
+}
+
+export const PushResult: MessageFns<PushResult> = {
+  encode(message: PushResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.address !== "") {
+      writer.uint32(10).string(message.address);
+    }
+    if (message.ok !== false) {
+      writer.uint32(16).bool(message.ok);
+    }
+    if (message.error !== "") {
+      writer.uint32(26).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PushResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePushResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ok = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PushResult {
+    return {
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      ok: isSet(object.ok) ? globalThis.Boolean(object.ok) : false,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: PushResult): unknown {
+    const obj: any = {};
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.ok !== false) {
+      obj.ok = message.ok;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PushResult>, I>>(base?: I): PushResult {
+    return PushResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PushResult>, I>>(object: I): PushResult {
+    const message = createBasePushResult();
+    message.address = object.address ?? "";
+    message.ok = object.ok ?? false;
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBasePushPolicyResponse(): PushPolicyResponse {
+  return { policyVersion: 0n, results: [] };
+}
+
+export const PushPolicyResponse: MessageFns<PushPolicyResponse> = {
+  encode(message: PushPolicyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.policyVersion !== 0n) {
+      if (BigInt.asIntN(64, message.policyVersion) !== message.policyVersion) {
+        throw new globalThis.Error("value provided for field message.policyVersion of type int64 too large");
+      }
+      writer.uint32(8).int64(message.policyVersion);
+    }
+    for (const v of message.results) {
+      PushResult.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PushPolicyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePushPolicyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.policyVersion = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.results.push(PushResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PushPolicyResponse {
+    return {
+      policyVersion: isSet(object.policyVersion)
+        ? BigInt(object.policyVersion)
+        : isSet(object.policy_version)
+        ? BigInt(object.policy_version)
+        : 0n,
+      results: globalThis.Array.isArray(object?.results) ? object.results.map((e: any) => PushResult.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: PushPolicyResponse): unknown {
+    const obj: any = {};
+    if (message.policyVersion !== 0n) {
+      obj.policyVersion = message.policyVersion.toString();
+    }
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => PushResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PushPolicyResponse>, I>>(base?: I): PushPolicyResponse {
+    return PushPolicyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PushPolicyResponse>, I>>(object: I): PushPolicyResponse {
+    const message = createBasePushPolicyResponse();
+    message.policyVersion = (object.policyVersion !== undefined && object.policyVersion !== null)
+      ? BigInt(object.policyVersion)
+      : 0n;
+    message.results = object.results?.map((e) => PushResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * LearnerService updates the policy of one training run: each Step runs a
  * train-step graph (loss, gradients and the AdamW update in one pass), makes a
@@ -2188,6 +2472,19 @@ export const LearnerServiceService = {
     responseSerialize: (value: GetStatusResponse): Buffer => Buffer.from(GetStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetStatusResponse => GetStatusResponse.decode(value),
   },
+  /**
+   * PushPolicy sends the current policy version to the configured rollout
+   * services again (e.g. to one that restarted with the initial weights).
+   */
+  pushPolicy: {
+    path: "/valor.learner.v1.LearnerService/PushPolicy" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PushPolicyRequest): Buffer => Buffer.from(PushPolicyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PushPolicyRequest => PushPolicyRequest.decode(value),
+    responseSerialize: (value: PushPolicyResponse): Buffer => Buffer.from(PushPolicyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PushPolicyResponse => PushPolicyResponse.decode(value),
+  },
 } as const;
 
 export interface LearnerServiceServer extends UntypedServiceImplementation {
@@ -2200,6 +2497,11 @@ export interface LearnerServiceServer extends UntypedServiceImplementation {
   saveCheckpoint: handleUnaryCall<SaveCheckpointRequest, SaveCheckpointResponse>;
   /** GetStatus describes the run, the policy version and the last checkpoint. */
   getStatus: handleUnaryCall<GetStatusRequest, GetStatusResponse>;
+  /**
+   * PushPolicy sends the current policy version to the configured rollout
+   * services again (e.g. to one that restarted with the initial weights).
+   */
+  pushPolicy: handleUnaryCall<PushPolicyRequest, PushPolicyResponse>;
 }
 
 export interface LearnerServiceClient extends Client {
@@ -2250,6 +2552,25 @@ export interface LearnerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetStatusResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * PushPolicy sends the current policy version to the configured rollout
+   * services again (e.g. to one that restarted with the initial weights).
+   */
+  pushPolicy(
+    request: PushPolicyRequest,
+    callback: (error: ServiceError | null, response: PushPolicyResponse) => void,
+  ): ClientUnaryCall;
+  pushPolicy(
+    request: PushPolicyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PushPolicyResponse) => void,
+  ): ClientUnaryCall;
+  pushPolicy(
+    request: PushPolicyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PushPolicyResponse) => void,
   ): ClientUnaryCall;
 }
 

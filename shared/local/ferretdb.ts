@@ -1,5 +1,5 @@
 // Starts and stops a local FerretDB (MongoDB wire protocol on SQLite) for
-// tests, the demo and the benchmark. Readiness is a successful `ping` through
+// `valor train`'s local mode, tests, the demo and the benchmark. Readiness is a successful `ping` through
 // the official driver, not a sleep.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -44,7 +44,7 @@ async function waitForPing(uri: string, child: ChildProcess, timeoutMs: number):
   throw new Error(`FerretDB did not answer ping within ${timeoutMs} ms: ${String(lastError)}`);
 }
 
-export async function startFerretDb(options: { dataDir?: string; port?: number; startTimeoutMs?: number } = {}): Promise<FerretDb> {
+export async function startFerretDb(options: { dataDir?: string; port?: number; startTimeoutMs?: number; /** See startServiceProcess. */ detached?: boolean } = {}): Promise<FerretDb> {
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "valor-ferretdb-"));
   fs.mkdirSync(dataDir, { recursive: true });
   const port = options.port ?? (await freePort());
@@ -66,7 +66,7 @@ export async function startFerretDb(options: { dataDir?: string; port?: number; 
         "--telemetry=disable",
         "--log-level=error",
       ],
-      { stdio: ["ignore", "ignore", "pipe"] },
+      { stdio: ["ignore", "ignore", "pipe"], detached: options.detached ?? false },
     );
     child.stderr!.on("data", (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-4000);

@@ -1,11 +1,14 @@
 #!/usr/bin/env node
-// `valor`: the command-line entry point. `valor replay ...` is the replay
-// store's CLI (services/replay/cli/replay-cli.ts).
-import { main as replay } from "./replay-cli";
+// `valor`: the command-line entry point of the suite.
+import { main as replay } from "../../replay/cli/replay-cli";
+import { main as report } from "./report-cli";
+import { main as train } from "./train-cli";
 
 const USAGE = `usage: valor <command> [options]
 
 commands:
+  train    run RLVR training across the services (valor train --config <file>; valor train --help)
+  report   an HTML report with charts of recorded runs (valor report --help)
   replay   the replay store: runs, configure, append-file, stats, query, sample, export, flush
            (valor replay --help)
 `;
@@ -13,6 +16,10 @@ commands:
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    case "train":
+      return train(rest);
+    case "report":
+      return report(rest);
     case "replay":
       return replay(rest);
     case undefined:

@@ -1,7 +1,8 @@
-// Runs a real service process for integration tests, the demo and the
+// Runs a real service process for `valor train`'s local mode, integration tests, the demo and the
 // benchmark. Readiness is the service's own "listening" log line (which carries
 // the bound port), not a sleep.
 import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
 import { repoRoot } from "../paths";
@@ -11,7 +12,7 @@ export interface ServiceProcess {
   metricsPort: number | undefined;
   address: string;
   child: ChildProcess;
-  /** Every JSON log line the service printed so far. */
+  /** Every JSON log line the service printed so far (none kept when they go to a log file). */
   logs: Array<Record<string, unknown>>;
   /** Other stdout lines (e.g. spans from OTEL_TRACES_EXPORTER=console). */
   otherOutput: string[];
@@ -23,20 +24,34 @@ export interface ServiceProcess {
 export function startServiceProcess(
   service: string,
   env: Record<string, string>,
-  options: { startTimeoutMs?: number } = {},
+  options: {
+    startTimeoutMs?: number;
+    /** Append the output here instead of keeping it in memory (long runs). */
+    logFile?: string;
+    /** Own process group: a terminal's Ctrl-C reaches only the parent, which stops the service in order. */
+    detached?: boolean;
+  } = {},
 ): Promise<ServiceProcess> {
   const main = path.join(repoRoot(), "dist", "services", service, "src", "main.js");
   const child = spawn(process.execPath, [main], {
     env: { ...process.env, GRPC_PORT: "0", METRICS_PORT: "0", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: options.detached ?? false,
   });
   const logs: Array<Record<string, unknown>> = [];
   const otherOutput: string[] = [];
   let stderr = "";
+  const logFile = options.logFile ? fs.createWriteStream(options.logFile, { flags: "a" }) : undefined;
   child.stderr!.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-8000);
+    logFile?.write(chunk);
   });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      logFile?.end();
+      resolve(code);
+    }),
+  );
 
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -50,6 +65,11 @@ export function startServiceProcess(
       reject(new Error(`${service} exited with code ${code} before listening\n${stderr}`));
     });
     readline.createInterface({ input: child.stdout! }).on("line", (line) => {
+      if (listening && logFile) {
+        logFile.write(line + "\n");
+        return;
+      }
+      logFile?.write(line + "\n");
       let entry: Record<string, unknown>;
       try {
         entry = JSON.parse(line) as Record<string, unknown>;

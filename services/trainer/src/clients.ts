@@ -1,0 +1,49 @@
+// gRPC clients of every service a training run talks to, with the bearer
+// token on every call. Local and remote mode differ only in the addresses.
+import { credentials } from "@grpc/grpc-js";
+import { BaselineServiceClient } from "../../../shared/gen/valor/baseline/v1/baseline.pb";
+import { LearnerServiceClient } from "../../../shared/gen/valor/learner/v1/learner.pb";
+import { ReplayServiceClient } from "../../../shared/gen/valor/replay/v1/replay.pb";
+import { RewardServiceClient } from "../../../shared/gen/valor/reward/v1/reward.pb";
+import { RolloutServiceClient } from "../../../shared/gen/valor/rollout/v1/rollout.pb";
+import { ValueServiceClient } from "../../../shared/gen/valor/value/v1/value.pb";
+import { bearerAuth } from "../../../shared/grpc/client";
+
+export interface ServiceAddresses {
+  rollout: string;
+  learner: string;
+  reward: string;
+  baseline: string;
+  value?: string;
+  replay?: string;
+}
+
+export interface ServiceClients {
+  rollout: RolloutServiceClient;
+  learner: LearnerServiceClient;
+  reward: RewardServiceClient;
+  baseline: BaselineServiceClient;
+  value?: ValueServiceClient;
+  replay?: ReplayServiceClient;
+  close(): void;
+}
+
+// Weights and rollouts of a large batch exceed grpc-js's 4 MiB default.
+const MESSAGE_LIMITS = { "grpc.max_receive_message_length": 256 << 20, "grpc.max_send_message_length": 256 << 20 };
+
+export function connectServices(addresses: ServiceAddresses, token: string): ServiceClients {
+  const options = { ...MESSAGE_LIMITS, ...bearerAuth(token) };
+  const insecure = credentials.createInsecure();
+  const clients = {
+    rollout: new RolloutServiceClient(addresses.rollout, insecure, options),
+    learner: new LearnerServiceClient(addresses.learner, insecure, options),
+    reward: new RewardServiceClient(addresses.reward, insecure, options),
+    baseline: new BaselineServiceClient(addresses.baseline, insecure, options),
+    value: addresses.value ? new ValueServiceClient(addresses.value, insecure, options) : undefined,
+    replay: addresses.replay ? new ReplayServiceClient(addresses.replay, insecure, options) : undefined,
+  };
+  return {
+    ...clients,
+    close: () => Object.values(clients).forEach((c) => c?.close()),
+  };
+}
