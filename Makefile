@@ -6,7 +6,7 @@ NODE_MODULES := node_modules/.package-lock.json
 FERRETDB := .tools/bin/ferretdb
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: help setup build proto lint test bench demo study models value-model value-eval reward-diff db-up db-down clean
+.PHONY: help setup build proto lint test bench demo baseline-demo study models value-model value-eval reward-diff db-up db-down clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,7 +46,15 @@ bench: setup build ## Benchmarks: in-process vs gRPC, printed side by side
 	node dist/services/replay/bench/replay-bench.js
 	node dist/services/value/bench/value-bench.js
 
-demo: setup build ## A scripted session against a real baseline service and FerretDB
+DEMO_CONFIG ?= services/trainer/configs/demo.yaml
+DEMO_REPORT ?= .valor/demo/report
+
+demo: setup build ## Six training runs on CPU (GRPO k=4/16, DAPO, PVPO, V0.5, ReVal), then their report (about 10 min)
+	node dist/services/trainer/cli/valor.js train --config $(DEMO_CONFIG)
+	node dist/services/trainer/cli/valor.js report --config $(DEMO_CONFIG) --reference demo-grpo-k16 --out $(DEMO_REPORT) \
+	  --title "Valor demo: six algorithms on the built-in arithmetic task"
+
+baseline-demo: setup build ## A scripted session against a real baseline service and FerretDB
 	node dist/test/demo/baseline-demo.js
 
 study: $(NODE_MODULES) build ## Baseline estimator study: tables, charts and HTML report in docs/study

@@ -22,8 +22,12 @@ export interface TrainOptions {
   only?: readonly string[];
   progress?: ProgressSink;
   signal?: AbortSignal;
-  /** Called once the local stack is up (tests use it for fault drills). */
+  /** Called once the local stack is up (fault drills). */
   onStack?: (stack: LocalStack) => void;
+  /** Called after the last run, before the local stack stops. */
+  afterRuns?: (stack: LocalStack | undefined) => Promise<void>;
+  /** Where runs are recorded (default: the configured database). */
+  store?: RunStore;
 }
 
 /** Trains the runs of a loaded configuration; resolves with the final run documents. */
@@ -52,7 +56,7 @@ export async function train(config: TrainFile, options: TrainOptions = {}): Prom
   const progress = options.progress ?? createProgress();
   const results: StoredRun[] = [];
   try {
-    const store = new RunStore(mongo.db(s.database));
+    const store = options.store ?? new RunStore(mongo.db(s.database));
     for (const run of runs) {
       if (options.signal?.aborted) throw new InterruptedError();
       const addresses = stack ? await stack.startRun(run.run_id, run.checkpoint_every, pinInitialReference(run, store, token)) : s.addresses!;
@@ -72,6 +76,7 @@ export async function train(config: TrainFile, options: TrainOptions = {}): Prom
         await stack?.stopRun();
       }
     }
+    await options.afterRuns?.(stack);
     return results;
   } finally {
     await mongo.close();

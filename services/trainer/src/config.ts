@@ -36,11 +36,17 @@ const runSchema = z
     optimizer: z
       .object({
         learning_rate: z.number().gt(0).max(1).default(1e-4),
+        /**
+         * Linear warm-up over the first N learner updates (DAPO: 20). Adam's
+         * first updates move every parameter by about the full learning rate,
+         * whatever the gradient's size; the warm-up keeps them small.
+         */
+        warmup_updates: z.number().int().min(0).default(10),
         weight_decay: z.number().min(0).max(1).default(0),
         max_grad_norm: z.number().gt(0).default(1),
       })
       .strict()
-      .default({ learning_rate: 1e-4, weight_decay: 0, max_grad_norm: 1 }),
+      .default({ learning_rate: 1e-4, warmup_updates: 10, weight_decay: 0, max_grad_norm: 1 }),
     /** Overrides of the algorithm's clip range. */
     loss: z
       .object({ clip_ratio_low: z.number().gt(0).max(1).optional(), clip_ratio_high: z.number().gt(0).max(10).optional() })

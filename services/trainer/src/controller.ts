@@ -603,14 +603,16 @@ export class TrainingRun {
         // Dr.GRPO's constant normaliser: the longest response allowed.
         lossScaleFactor: c.sampling.max_new_tokens,
       },
-      optimizer: this.optimizer(),
+      optimizer: this.optimizer(learnerStep),
       reval: undefined,
     };
   }
 
-  private optimizer() {
+  /** The optimizer settings of learner update `learnerStep` (1, 2, …): the learning rate after warm-up. */
+  private optimizer(learnerStep: number) {
     const o = this.config.optimizer;
-    return { learningRate: o.learning_rate, weightDecay: o.weight_decay, maxGradNorm: o.max_grad_norm };
+    const warmup = o.warmup_updates > 0 ? Math.min(1, learnerStep / o.warmup_updates) : 1;
+    return { learningRate: o.learning_rate * warmup, weightDecay: o.weight_decay, maxGradNorm: o.max_grad_norm };
   }
 
   // ---------------------------------------------------------------- ReVal
@@ -662,7 +664,7 @@ export class TrainingRun {
       loss: undefined,
       // The buffer holds r̃ already when group-mean rewards are on: a replayed sample lacks its group.
       reval: { beta: this.config.reval.beta, groupMeanReward: false },
-      optimizer: this.optimizer(),
+      optimizer: this.optimizer(learnerStep),
     };
   }
 
@@ -744,7 +746,7 @@ export class TrainingRun {
 
   // ---------------------------------------------------------------- evaluation
 
-  /** mean@k at the training temperature and greedy accuracy on the held-out prompts. */
+  /** mean@k at the training temperature and greedy accuracy on the held-out prompts; mean@k on the training pool. */
   private async evaluate(step: number): Promise<EvalRecord> {
     const c = this.config;
     const { learner } = this.deps.clients;
@@ -755,8 +757,11 @@ export class TrainingRun {
     const seed = stepSeed(c.seed, 0, "eval");
     const sampled = await this.generate(evalSet, c.task.eval_samples, seed);
     const greedy = await this.generate(evalSet, 1, seed, 0);
+    const trainPool = this.prompts.train.slice(0, evalSet.length);
+    const trainSampled = await this.generate(trainPool, c.task.eval_samples, seed);
     const binary = RewardScale.REWARD_SCALE_BINARY;
     const [rewards, greedyRewards] = [await this.verify(sampled, byId, binary), await this.verify(greedy, byId, binary)];
+    const trainRewards = await this.verify(trainSampled, new Map(trainPool.map((p) => [p.id, p])), binary);
     const byLevel = (level: number) => mean(sampled.flatMap((s, i) => (byId.get(s.promptId)!.level === level ? [rewards[i]!] : [])));
     const steps = step === 0 ? [] : await this.deps.store.stepsOf(this.runId);
     const record: EvalRecord = {
@@ -769,6 +774,7 @@ export class TrainingRun {
       samplesPerPrompt: c.task.eval_samples,
       accuracy: mean(rewards),
       greedyAccuracy: mean(greedyRewards),
+      trainPoolAccuracy: mean(trainRewards),
       accuracyByLevel: [1, 2, 3, 4, 5].map(byLevel),
       completedAtUnixMs: Date.now(),
     };

@@ -29,17 +29,17 @@ class SupervisedService {
   private current!: ServiceProcess;
   private stopping = false;
   private restarting: Promise<void> | undefined;
-  restarts = 0;
 
   private constructor(
     readonly name: ServiceName,
     private readonly env: Record<string, string>,
     private readonly logFile: string,
     private readonly logger: Logger,
+    private readonly onRestart: (name: ServiceName) => void,
   ) {}
 
-  static async start(name: ServiceName, env: Record<string, string>, logDir: string, logger: Logger): Promise<SupervisedService> {
-    const s = new SupervisedService(name, env, path.join(logDir, `${name}.log`), logger);
+  static async start(name: ServiceName, env: Record<string, string>, stack: { logDir: string; logger: Logger; onRestart: (name: ServiceName) => void }): Promise<SupervisedService> {
+    const s = new SupervisedService(name, env, path.join(stack.logDir, `${name}.log`), stack.logger, stack.onRestart);
     await s.launch(env);
     return s;
   }
@@ -58,7 +58,7 @@ class SupervisedService {
     const child = this.current.child;
     child.once("exit", (code, signal) => {
       if (this.stopping) return;
-      this.restarts += 1;
+      this.onRestart(this.name);
       this.logger.warn({ service: this.name, code, signal }, "service exited; starting it again");
       // The same port, so that every client (and the learner's push target) stays valid.
       this.restarting = this.launch({ ...this.env, GRPC_PORT: String(this.current.grpcPort) }).finally(() => {
@@ -88,7 +88,8 @@ export class LocalStack {
     private readonly ferret: FerretDb | undefined,
     readonly mongodbUri: string,
     private readonly shared: Partial<Record<ServiceName, SupervisedService>>,
-    private readonly logDir: string,
+    private readonly ctx: { logDir: string; logger: Logger; onRestart: (name: ServiceName) => void },
+    private readonly restartCounts: ReadonlyMap<ServiceName, number>,
   ) {}
 
   static async start(options: LocalStackOptions): Promise<LocalStack> {
@@ -99,13 +100,15 @@ export class LocalStack {
     const mongoEnv = { MONGODB_URI: mongodbUri, MONGODB_DATABASE: options.database };
     const threads = String(options.onnxThreads);
     const shared: Partial<Record<ServiceName, SupervisedService>> = {};
+    const restarts = new Map<ServiceName, number>();
+    const ctx = { logDir, logger: options.logger, onRestart: (name: ServiceName) => restarts.set(name, (restarts.get(name) ?? 0) + 1) };
     try {
       const starts: Array<Promise<void>> = [
-        SupervisedService.start("reward", {}, logDir, options.logger).then((s) => void (shared.reward = s)),
-        SupervisedService.start("baseline", mongoEnv, logDir, options.logger).then((s) => void (shared.baseline = s)),
+        SupervisedService.start("reward", {}, ctx).then((s) => void (shared.reward = s)),
+        SupervisedService.start("baseline", mongoEnv, ctx).then((s) => void (shared.baseline = s)),
       ];
-      if (options.withValue) starts.push(SupervisedService.start("value", { ...mongoEnv, VALUE_INTRA_OP_THREADS: threads }, logDir, options.logger).then((s) => void (shared.value = s)));
-      if (options.withReplay) starts.push(SupervisedService.start("replay", mongoEnv, logDir, options.logger).then((s) => void (shared.replay = s)));
+      if (options.withValue) starts.push(SupervisedService.start("value", { ...mongoEnv, VALUE_INTRA_OP_THREADS: threads }, ctx).then((s) => void (shared.value = s)));
+      if (options.withReplay) starts.push(SupervisedService.start("replay", mongoEnv, ctx).then((s) => void (shared.replay = s)));
       const results = await Promise.allSettled(starts);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed) throw failed.reason;
@@ -115,7 +118,7 @@ export class LocalStack {
       throw err;
     }
     options.logger.info({ mongodb: ferret ? `FerretDB at ${ferret.uri} (data in ${ferret.dataDir})` : "external", logs: logDir }, "local services started");
-    return new LocalStack(options, ferret, mongodbUri, shared, logDir);
+    return new LocalStack(options, ferret, mongodbUri, shared, ctx, restarts);
   }
 
   /**
@@ -126,7 +129,7 @@ export class LocalStack {
   async startRun(runId: string, checkpointEvery: number, beforeLearner?: (rolloutAddress: string) => Promise<void>): Promise<ServiceAddresses> {
     await this.stopRun();
     const threads = String(this.options.onnxThreads);
-    const rollout = await SupervisedService.start("rollout", { ROLLOUT_INTRA_OP_THREADS: threads }, this.logDir, this.options.logger);
+    const rollout = await SupervisedService.start("rollout", { ROLLOUT_INTRA_OP_THREADS: threads }, this.ctx);
     try {
       await beforeLearner?.(rollout.address);
       const learner = await SupervisedService.start(
@@ -139,8 +142,7 @@ export class LocalStack {
           LEARNER_CHECKPOINT_EVERY: String(checkpointEvery),
           LEARNER_INTRA_OP_THREADS: threads,
         },
-        this.logDir,
-        this.options.logger,
+        this.ctx,
       );
       this.runServices = { rollout, learner };
     } catch (err) {
@@ -162,6 +164,13 @@ export class LocalStack {
     };
   }
 
+  /** Address of a shared service (reward, baseline, value, replay). */
+  sharedAddress(name: "reward" | "baseline" | "value" | "replay"): string {
+    const s = this.shared[name];
+    if (!s) throw new Error(`${name} is not running`);
+    return s.address;
+  }
+
   private all(): SupervisedService[] {
     return [...Object.values(this.shared), ...(this.runServices ? [this.runServices.rollout, this.runServices.learner] : [])];
   }
@@ -171,8 +180,9 @@ export class LocalStack {
     await Promise.all(this.all().map((s) => s.ready()));
   }
 
-  restarts(): Record<string, number> {
-    return Object.fromEntries(this.all().map((s) => [s.name, s.restarts]));
+  /** Unexpected exits (each followed by a restart) per service, over the stack's life. */
+  restarts(): Partial<Record<ServiceName, number>> {
+    return Object.fromEntries(this.restartCounts);
   }
 
   /** Fault drills and tests: SIGKILL one service; the supervisor starts it again. */

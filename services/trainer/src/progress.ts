@@ -42,7 +42,7 @@ class LineProgress implements ProgressSink {
   }
 
   evaluation(e: EvalRecord): void {
-    this.line(`eval after step ${e.step}: mean@${e.samplesPerPrompt} ${pct(e.accuracy)}, greedy ${pct(e.greedyAccuracy)}`);
+    this.line(`eval after step ${e.step}: held-out mean@${e.samplesPerPrompt} ${pct(e.accuracy)}, greedy ${pct(e.greedyAccuracy)}; training pool mean@${e.samplesPerPrompt} ${pct(e.trainPoolAccuracy)}`);
   }
 
   note(message: string): void {

@@ -19,8 +19,10 @@ interface RunShape {
   referencePerStep?: number;
   priors?: boolean;
   evalEvery?: number;
-  /** Final eval accuracy; it rises linearly from 0.2. */
+  /** Final held-out accuracy; it rises linearly from 0.2. */
   finalAccuracy?: number;
+  /** Final training-pool accuracy; it rises linearly from 0.3. */
+  finalTrainPoolAccuracy?: number;
   status?: RunRecord["status"];
   error?: string;
 }
@@ -81,6 +83,7 @@ function syntheticRun(s: RunShape): TrainingRunData {
         samplesPerPrompt: 4,
         accuracy,
         greedyAccuracy: accuracy + 0.05,
+        trainPoolAccuracy: 0.3 + ((s.finalTrainPoolAccuracy ?? 0.6) - 0.3) * (step / s.steps),
         accuracyByLevel: [accuracy + 0.2, accuracy, accuracy - 0.1],
         completedAtUnixMs: 1_700_000_000_000 + step,
       });
@@ -110,12 +113,15 @@ const PVPO = "PVPO | k=8";
 const GRPO = "GRPO k=16";
 
 const RUNS = [
-  syntheticRun({ runId: "v05", label: V05, algorithm: "v05", steps: 12, rolloutsPerPrompt: 5, priors: true, evalEvery: 3, finalAccuracy: 0.6 }),
-  syntheticRun({ runId: "pvpo", label: PVPO, algorithm: "pvpo", steps: 12, rolloutsPerPrompt: 8, referenceUpfront: 256, referencePerStep: 32, evalEvery: 3, finalAccuracy: 0.45 }),
+  syntheticRun({ runId: "v05", label: V05, algorithm: "v05", steps: 12, rolloutsPerPrompt: 5, priors: true, evalEvery: 3, finalAccuracy: 0.6, finalTrainPoolAccuracy: 0.95 }),
+  syntheticRun({ runId: "pvpo", label: PVPO, algorithm: "pvpo", steps: 12, rolloutsPerPrompt: 8, referenceUpfront: 256, referencePerStep: 32, evalEvery: 3, finalAccuracy: 0.45, finalTrainPoolAccuracy: 0.6 }),
   syntheticRun({ runId: "grpo", label: GRPO, algorithm: "grpo", steps: 6, rolloutsPerPrompt: 16, status: "failed", error: "learner <unavailable>" }),
 ];
 
-const CHARTS = ["accuracy_vs_step", "accuracy_vs_rollouts", "rollouts_per_prompt", "prior_rejection", "train_reward", "zero_advantage_fraction", "advantage_abs_mean"];
+const CHARTS = [
+  ...["accuracy_vs_step", "accuracy_vs_rollouts", "train_pool_accuracy_vs_step", "train_pool_accuracy_vs_rollouts"],
+  ...["rollouts_per_prompt", "prior_rejection", "train_reward", "zero_advantage_fraction", "advantage_abs_mean"],
+];
 
 function withTempDir(f: (dir: string) => Promise<void>): () => Promise<void> {
   return async () => {
@@ -144,40 +150,57 @@ test(
     // Only the run with priors is on the prior-rejection chart; only PVPO gets a dashed reference line.
     const priorSvg = readFileSync(join(dir, "prior_rejection.svg"), "utf8");
     assert.ok(priorSvg.includes("&lt;k=4&gt;") && !priorSvg.includes(PVPO) && !priorSvg.includes(GRPO));
-    assert.ok(readFileSync(join(dir, "accuracy_vs_rollouts.svg"), "utf8").includes(`${PVPO} + reference rollouts`));
+    for (const chart of ["accuracy_vs_rollouts", "train_pool_accuracy_vs_rollouts"]) {
+      assert.ok(readFileSync(join(dir, `${chart}.svg`), "utf8").includes(`${PVPO} + reference rollouts`), chart);
+    }
+    // Subtitles say which prompts each accuracy is measured on.
+    assert.ok(readFileSync(join(dir, "accuracy_vs_step.svg"), "utf8").includes("mean@4 over 64 held-out prompts"));
+    assert.ok(readFileSync(join(dir, "train_pool_accuracy_vs_step.svg"), "utf8").includes("mean@4 over a fixed sample of up to 64 training prompts"));
 
     const json = JSON.parse(readFileSync(join(dir, "results.json"), "utf8"));
     assert.equal(json.referenceRunId, "pvpo");
     const [v05, pvpo, grpo] = json.runs.map((r: { summary: unknown }) => r.summary);
     assert.equal(json.runs[0].steps.length, 12);
     assert.equal(v05.finalAccuracy, 0.6);
+    assert.equal(v05.finalTrainPoolAccuracy, 0.95);
     assert.equal(v05.policyRollouts, 12 * 32 * 5);
     assert.ok(Math.abs(v05.priorRejectionRate - (0.3 - (0.2 * 6.5) / 12)) < 1e-12);
-    // V0.5 passes PVPO's final 0.45 at step 9 (0.2 + 0.4 · 9/12 = 0.5; 0.4 at step 6).
-    assert.deepEqual(v05.toReachReference, { policyRollouts: 9 * 32 * 5, referenceRollouts: 0 });
-    assert.deepEqual(pvpo.toReachReference, { policyRollouts: 12 * 32 * 8, referenceRollouts: 256 + 12 * 32 });
+    // V0.5 passes PVPO's final held-out 0.45 at step 9 (0.2 + 0.4 · 9/12 = 0.5; 0.4 at step 6),
+    // and its final training-pool 0.6 at step 6 (0.3 + 0.65 · 6/12 = 0.625; 0.4625 at step 3).
+    assert.deepEqual(v05.toReachReference, {
+      accuracy: { policyRollouts: 9 * 32 * 5, referenceRollouts: 0 },
+      trainPoolAccuracy: { policyRollouts: 6 * 32 * 5, referenceRollouts: 0 },
+    });
+    const pvpoFinal = { policyRollouts: 12 * 32 * 8, referenceRollouts: 256 + 12 * 32 };
+    assert.deepEqual(pvpo.toReachReference, { accuracy: pvpoFinal, trainPoolAccuracy: pvpoFinal });
     assert.equal(pvpo.referenceRollouts, 256 + 12 * 32);
     assert.equal(pvpo.priorRejectionRate, null);
     assert.equal(grpo.finalAccuracy, null);
-    assert.equal(grpo.toReachReference, null);
+    assert.equal(grpo.finalTrainPoolAccuracy, null);
+    assert.deepEqual(grpo.toReachReference, { accuracy: null, trainPoolAccuracy: null });
 
     const md = readFileSync(join(dir, "results.md"), "utf8");
     assert.match(md, /^# Runs \\<a & b>\n/);
-    assert.match(md, /\| run \| algorithm \| steps \| final mean@k \| .* \| rollouts to reach 0\.450 \(PVPO \\\| k=8's final mean@k\) \|\n/);
+    assert.match(
+      md,
+      /\| run \| algorithm \| steps \| final held-out mean@k \| final held-out greedy \| best held-out mean@k \(step\) \| final training-pool mean@k \| .* \| rollouts to reach 0\.450 held-out \(PVPO \\\| k=8's final\) \| rollouts to reach 0\.600 training-pool \(PVPO \\\| k=8's final\) \|\n/,
+    );
     const rows = md.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| run "));
     assert.equal(rows.length, 3);
-    assert.equal(rows[0], `| V0.5 \\<k=4> & "priors" | v05 | 12 / 12 | 0.600 | 0.650 | 0.600 (12) | 1,920 | 0 | 5.00 | 19.2% | 18.0 | completed | 1,440 |`);
-    assert.equal(rows[1], "| PVPO \\| k=8 | pvpo | 12 / 12 | 0.450 | 0.500 | 0.450 (12) | 3,072 | 640 | 8.00 | – | 18.0 | completed | 3,072 + 640 ref. |");
-    assert.equal(rows[2], "| GRPO k=16 | grpo | 6 / 6 | – | – | – | 3,072 | 0 | 16.00 | – | 9.0 | failed | not reached |");
+    assert.equal(rows[0], `| V0.5 \\<k=4> & "priors" | v05 | 12 / 12 | 0.600 | 0.650 | 0.600 (12) | 0.950 | 1,920 | 0 | 5.00 | 19.2% | 18.0 | completed | 1,440 | 960 |`);
+    assert.equal(rows[1], "| PVPO \\| k=8 | pvpo | 12 / 12 | 0.450 | 0.500 | 0.450 (12) | 0.600 | 3,072 | 640 | 8.00 | – | 18.0 | completed | 3,072 + 640 ref. | 3,072 + 640 ref. |");
+    assert.equal(rows[2], "| GRPO k=16 | grpo | 6 / 6 | – | – | – | – | 3,072 | 0 | 16.00 | – | 9.0 | failed | not reached | not reached |");
     assert.match(md, /\nGRPO k=16 failed: learner \\<unavailable>\n/);
 
     const html = readFileSync(join(dir, "report.html"), "utf8");
     assert.ok(html.includes("<title>Runs &lt;a &amp; b&gt;</title>"));
     assert.ok(!html.includes("<b>not markup</b>") && !html.includes("learner <unavailable>"));
 
-    const page = await renderInChromium<{ rows: string[][]; scripts: number; config: string }>(
+    const page = await renderInChromium<{ header: string[]; rows: string[][]; trainPoolFinal: number[][]; scripts: number; config: string }>(
       join(dir, "report.html"),
       `({
+        header: [...document.querySelectorAll("table thead th")].map((th) => th.textContent),
+        trainPoolFinal: echarts.getInstanceByDom(document.getElementById("train_pool_accuracy_vs_step")).getOption().series.map((s) => s.data.at(-1)),
         rows: [...document.querySelectorAll("table tbody tr")].map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)),
         scripts: document.querySelectorAll("script").length,
         config: document.querySelector("details pre").textContent,
@@ -193,6 +216,10 @@ test(
       assert.ok(c.width > 500 && c.height > 300, `${c.id}: visible`);
     }
     assert.deepEqual(page.probe.rows.map((r) => r[0]), [V05, PVPO, GRPO], "one row per run, labels as text");
+    assert.deepEqual(page.probe.header.slice(-2), [`rollouts to reach 0.450 held-out (${PVPO}'s final)`, `rollouts to reach 0.600 training-pool (${PVPO}'s final)`]);
+    assert.deepEqual(page.probe.rows[0]!.slice(3, 7), ["0.600", "0.650", "0.600 (12)", "0.950"], "held-out final, greedy, best; training-pool final");
+    assert.deepEqual(page.probe.rows[0]!.slice(-2), ["1,440", "960"]);
+    assert.deepEqual(page.probe.trainPoolFinal, [[12, 0.95], [12, 0.6]], "the training-pool chart plots training-pool accuracy");
     assert.equal(page.probe.scripts, 2, "echarts and the renderer, nothing injected");
     assert.match(page.probe.config, /<\/script><b>not markup<\/b>/);
   }),
@@ -207,8 +234,9 @@ test(
     const names = files.map((f) => f.slice(dir.length + 1)).sort();
     assert.deepEqual(names, ["advantage_abs_mean.svg", "report.html", "results.json", "results.md", "rollouts_per_prompt.svg", "train_reward.svg", "zero_advantage_fraction.svg"]);
     const md = readFileSync(join(dir, "results.md"), "utf8");
-    assert.match(md, /Left out, as no run has data for them: Eval accuracy vs training step; Eval accuracy vs rollouts consumed; Prior-rejection rate vs step\./);
-    assert.match(md, /\| just started \| grpo \| 0 \/ 0 \| – \| – \| – \| 0 \| 0 \| – \| – \| 0\.0 \| running \| – \|/);
+    assert.match(md, /Left out, as no run has data for them: Eval accuracy vs training step; Eval accuracy vs rollouts consumed; Training-pool accuracy vs step; Training-pool accuracy vs rollouts consumed; Prior-rejection rate vs step\./);
+    assert.match(md, /\| just started \| grpo \| 0 \/ 0 \| – \| – \| – \| – \| 0 \| 0 \| – \| – \| 0\.0 \| running \| – \| – \|\n/);
+    assert.match(md, /\| rollouts to reach – held-out \(just started's final\) \| rollouts to reach – training-pool \(just started's final\) \|\n/);
 
     const page = await renderInChromium(join(dir, "report.html"));
     assert.deepEqual(page.errors, []);

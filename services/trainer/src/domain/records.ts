@@ -90,6 +90,8 @@ export interface EvalRecord {
   accuracy: number;
   /** Greedy (temperature 0) accuracy. */
   greedyAccuracy: number;
+  /** mean@k on (up to `prompts` of) the training pool: what the updates fit, next to what generalises. */
+  trainPoolAccuracy: number;
   /** mean@k per task level, level 1 first (0 for a level the evaluation set lacks). */
   accuracyByLevel: number[];
   completedAtUnixMs: number;

@@ -1,7 +1,7 @@
 // The training report's charts: one line per run, in the same colour on every
 // chart. A chart no run has a point for is left out rather than drawn empty.
 import { baseOption, PALETTE, r5, type ChartSpec } from "../../../../shared/report/charts";
-import type { StepRecord } from "../domain/records";
+import type { EvalRecord, StepRecord } from "../domain/records";
 import { referenceRolloutsAt, runNames, type TrainingRunData } from "./runs";
 
 export interface TrainingCharts {
@@ -54,10 +54,22 @@ function lineChartSpec(c: LineChart): ChartSpec {
   };
 }
 
-/** "mean@8 over 200 held-out prompts" when every evaluation agrees. */
-function evalSetting(runs: readonly TrainingRunData[]): string {
-  const settings = new Set(runs.flatMap((r) => r.evals.map((e) => `mean@${e.samplesPerPrompt} over ${e.prompts} held-out prompts`)));
-  return settings.size === 1 ? [...settings][0]! : "mean@k over the held-out prompts";
+/** The evaluations' k and prompt count, when every evaluation agrees. */
+function evalShape(runs: readonly TrainingRunData[]): { k: number; prompts: number } | undefined {
+  const shapes = new Map(runs.flatMap((r) => r.evals.map((e) => [`${e.samplesPerPrompt}/${e.prompts}`, { k: e.samplesPerPrompt, prompts: e.prompts }] as const)));
+  return shapes.size === 1 ? [...shapes.values()][0] : undefined;
+}
+
+/** An accuracy every evaluation records, charted against steps and against rollouts. */
+interface AccuracyMetric {
+  id: string;
+  /** The titles of its chart against steps and of its chart against rollouts. */
+  stepTitle: string;
+  rolloutsTitle: string;
+  axis: string;
+  /** What the metric is, the subtitles' first sentence. */
+  meaning: string;
+  value: (e: EvalRecord) => number;
 }
 
 export function buildTrainingCharts(runs: readonly TrainingRunData[]): TrainingCharts {
@@ -70,26 +82,48 @@ export function buildTrainingCharts(runs: readonly TrainingRunData[]): TrainingC
       return v === null ? [] : [[s.step, v]];
     }));
   const step: Axis = { name: "training step", integer: true };
-  const accuracy: Axis = { name: "eval accuracy (mean@k)" };
-  const setting = evalSetting(runs);
-
-  const byRollouts = curves((r) => r.evals.map((e) => [e.cumulativeRollouts, e.accuracy]));
-  const withReference = runs.flatMap((r, i): Curve[] => {
-    if (!r.steps.some((s) => s.cumulativeReferenceRollouts > 0)) return [];
-    const points = r.evals.map((e): [number, number] => [e.cumulativeRollouts + referenceRolloutsAt(r.steps, e.step), e.accuracy]);
-    return [{ name: `${names[i]!} + reference rollouts`, color: byRollouts[i]!.color, points, dashed: true }];
-  });
+  const shape = evalShape(runs);
+  const meanAtK = shape ? `mean@${shape.k}` : "mean@k";
+  const heldOut: AccuracyMetric = {
+    id: "accuracy",
+    stepTitle: "Eval accuracy vs training step",
+    rolloutsTitle: "Eval accuracy vs rollouts consumed",
+    axis: "held-out accuracy (mean@k)",
+    meaning: `Held-out accuracy, what generalises: ${meanAtK} over ${shape?.prompts ?? "the"} held-out prompts.`,
+    value: (e) => e.accuracy,
+  };
+  const trainPool: AccuracyMetric = {
+    id: "train_pool_accuracy",
+    stepTitle: "Training-pool accuracy vs step",
+    rolloutsTitle: "Training-pool accuracy vs rollouts consumed",
+    axis: "training-pool accuracy (mean@k)",
+    meaning: `Training-pool accuracy, what the updates fit: ${meanAtK} over a fixed sample of ${shape ? `up to ${shape.prompts}` : "the"} training prompts.`,
+    value: (e) => e.trainPoolAccuracy,
+  };
+  const accuracyCharts = (m: AccuracyMetric): LineChart[] => {
+    const y: Axis = { name: m.axis };
+    const byRollouts = curves((r) => r.evals.map((e) => [e.cumulativeRollouts, m.value(e)]));
+    const withReference = runs.flatMap((r, i): Curve[] => {
+      if (!r.steps.some((s) => s.cumulativeReferenceRollouts > 0)) return [];
+      const points = r.evals.map((e): [number, number] => [e.cumulativeRollouts + referenceRolloutsAt(r.steps, e.step), m.value(e)]);
+      return [{ name: `${names[i]!} + reference rollouts`, color: byRollouts[i]!.color, points, dashed: true }];
+    });
+    return [
+      { id: `${m.id}_vs_step`, title: m.stepTitle, subtitle: `${m.meaning} Step 0 is the initial policy.`, x: step, y, curves: curves((r) => r.evals.map((e) => [e.step, m.value(e)])) },
+      {
+        id: `${m.id}_vs_rollouts`,
+        title: m.rolloutsTitle,
+        subtitle: `${m.meaning}\nSolid: policy rollouts; dashed: policy + reference-policy rollouts (PVPO).`,
+        x: { name: "rollouts consumed", integer: true },
+        y,
+        curves: [...byRollouts, ...withReference],
+      },
+    ];
+  };
 
   const all: LineChart[] = [
-    { id: "accuracy_vs_step", title: "Eval accuracy vs training step", subtitle: `${setting}; step 0 is the initial policy.`, x: step, y: accuracy, curves: curves((r) => r.evals.map((e) => [e.step, e.accuracy])) },
-    {
-      id: "accuracy_vs_rollouts",
-      title: "Eval accuracy vs rollouts consumed",
-      subtitle: `${setting}. Solid: policy rollouts; dashed: policy + reference-policy rollouts (PVPO).`,
-      x: { name: "rollouts consumed", integer: true },
-      y: accuracy,
-      curves: [...byRollouts, ...withReference],
-    },
+    ...accuracyCharts(heldOut),
+    ...accuracyCharts(trainPool),
     { id: "rollouts_per_prompt", title: "Rollouts per prompt vs step", subtitle: "Policy rollouts over prompts drawn, extra rollouts and oversampling included.", x: step, y: { name: "rollouts per prompt" }, curves: perStep((s) => s.rolloutsPerPrompt) },
     { id: "prior_rejection", title: "Prior-rejection rate vs step", subtitle: "Share of value-model priors the real-time test rejected (runs with priors only).", x: step, y: { name: "prior-rejection rate" }, curves: perStep((s) => s.priorRejectionRate) },
     { id: "train_reward", title: "Train reward vs step", subtitle: "Mean binary reward (pass rate) of the step's rollouts.", x: step, y: { name: "mean reward" }, curves: perStep((s) => s.meanReward) },

@@ -13,7 +13,7 @@ export interface TrainingReportOptions {
   /** Skip the PNG copies of the charts (default: written). */
   png?: boolean;
   title?: string;
-  /** Adds a column: the rollouts each run needed to reach this run's final accuracy. */
+  /** Adds two columns: the rollouts each run needed to reach this run's final held-out and training-pool accuracy. */
   referenceRunId?: string;
 }
 
@@ -26,11 +26,13 @@ export interface RunSummary {
   steps: number;
   completedSteps: number;
   finalEvalStep: number | null;
-  /** mean@k and greedy accuracy at the last evaluation. */
+  /** Held-out mean@k and greedy accuracy at the last evaluation; the best held-out mean@k of any. */
   finalAccuracy: number | null;
   finalGreedyAccuracy: number | null;
   bestAccuracy: number | null;
   bestAccuracyStep: number | null;
+  /** Training-pool mean@k at the last evaluation. */
+  finalTrainPoolAccuracy: number | null;
   policyRollouts: number;
   referenceRollouts: number;
   /** Policy rollouts over prompts drawn, over every step. */
@@ -39,27 +41,35 @@ export interface RunSummary {
   priorRejectionRate: number | null;
   wallSeconds: number;
   /**
-   * With a reference run: the rollouts at the first evaluation that reached the
-   * reference's final accuracy, null if none did. Absent without a reference.
+   * With a reference run, per accuracy: the rollouts at the first evaluation
+   * that reached the reference's final value, null if none did. Absent without a reference.
    */
-  toReachReference?: { policyRollouts: number; referenceRollouts: number } | null;
+  toReachReference?: Record<ReachMetric, Reach | null>;
+}
+
+/** The accuracies runs are timed to: held-out and training-pool mean@k. */
+type ReachMetric = "accuracy" | "trainPoolAccuracy";
+
+interface Reach {
+  policyRollouts: number;
+  referenceRollouts: number;
 }
 
 function mean(xs: readonly number[]): number | null {
   return xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length;
 }
 
-/** The run whose final accuracy the others are timed to; accuracy is null when it has no evaluation. */
+/** The run whose final accuracies the others are timed to; final is undefined when it has no evaluation. */
 interface Reference {
   label: string;
-  accuracy: number | null;
+  final: EvalRecord | undefined;
 }
 
 function findReference(runs: readonly TrainingRunData[], referenceRunId: string | undefined): Reference | undefined {
   if (referenceRunId === undefined) return undefined;
   const ref = runs.find((r) => r.run.runId === referenceRunId);
   if (!ref) throw new Error(`reference run ${referenceRunId} is not among the report's runs (${runs.map((r) => r.run.runId).join(", ")})`);
-  return { label: ref.run.label, accuracy: byStep(ref.evals).at(-1)?.accuracy ?? null };
+  return { label: ref.run.label, final: byStep(ref.evals).at(-1) };
 }
 
 function summarize({ run, steps, evals }: TrainingRunData, reference: Reference | undefined): RunSummary {
@@ -81,6 +91,7 @@ function summarize({ run, steps, evals }: TrainingRunData, reference: Reference 
     finalGreedyAccuracy: last?.greedyAccuracy ?? null,
     bestAccuracy: best?.accuracy ?? null,
     bestAccuracyStep: best?.step ?? null,
+    finalTrainPoolAccuracy: last?.trainPoolAccuracy ?? null,
     policyRollouts: byStep(steps).at(-1)?.cumulativeRollouts ?? 0,
     referenceRollouts: run.referenceRollouts,
     rolloutsPerPrompt: prompts > 0 ? rollouts / prompts : null,
@@ -88,9 +99,12 @@ function summarize({ run, steps, evals }: TrainingRunData, reference: Reference 
     wallSeconds: run.wallSeconds,
   };
   if (!reference) return summary;
-  const target = reference.accuracy;
-  const reached = target === null ? undefined : sortedEvals.find((e) => e.accuracy >= target);
-  summary.toReachReference = reached ? { policyRollouts: reached.cumulativeRollouts, referenceRollouts: referenceRolloutsAt(steps, reached.step) } : null;
+  const final = reference.final;
+  const reach = (metric: ReachMetric): Reach | null => {
+    const reached = final && sortedEvals.find((e) => e[metric] >= final[metric]);
+    return reached ? { policyRollouts: reached.cumulativeRollouts, referenceRollouts: referenceRolloutsAt(steps, reached.step) } : null;
+  };
+  summary.toReachReference = { accuracy: reach("accuracy"), trainPoolAccuracy: reach("trainPoolAccuracy") };
   return summary;
 }
 
@@ -98,10 +112,10 @@ const count = (n: number) => Math.round(n).toLocaleString("en-US");
 const orDash = (x: number | null, format: (x: number) => string) => (x === null ? "–" : format(x));
 const accuracy = (x: number) => formatNumber(x, 3);
 
-function reachCell(s: RunSummary, target: number | null): string {
-  if (target === null) return "–";
-  if (!s.toReachReference) return "not reached";
-  const r = s.toReachReference;
+function reachCell(s: RunSummary, metric: ReachMetric, ref: Reference): string {
+  if (!ref.final) return "–";
+  const r = s.toReachReference?.[metric];
+  if (!r) return "not reached";
   return r.referenceRollouts > 0 ? `${count(r.policyRollouts)} + ${count(r.referenceRollouts)} ref.` : count(r.policyRollouts);
 }
 
@@ -112,8 +126,11 @@ interface Table {
 
 function summaryTable(runs: readonly TrainingRunData[], summaries: readonly RunSummary[], ref: Reference | undefined): Table {
   const names = runNames(runs);
-  const header = ["run", "algorithm", "steps", "final mean@k", "final greedy", "best mean@k (step)", "policy rollouts", "reference rollouts", "rollouts/prompt", "prior rejected", "wall time (s)", "status"];
-  if (ref) header.push(`rollouts to reach ${orDash(ref.accuracy, accuracy)} (${ref.label}'s final mean@k)`);
+  const header = ["run", "algorithm", "steps", "final held-out mean@k", "final held-out greedy", "best held-out mean@k (step)", "final training-pool mean@k", "policy rollouts", "reference rollouts", "rollouts/prompt", "prior rejected", "wall time (s)", "status"];
+  if (ref) {
+    const target = (metric: ReachMetric) => (ref.final ? accuracy(ref.final[metric]) : "–");
+    header.push(`rollouts to reach ${target("accuracy")} held-out (${ref.label}'s final)`, `rollouts to reach ${target("trainPoolAccuracy")} training-pool (${ref.label}'s final)`);
+  }
   const rows = summaries.map((s, i) => [
     names[i]!,
     s.algorithm,
@@ -121,13 +138,14 @@ function summaryTable(runs: readonly TrainingRunData[], summaries: readonly RunS
     orDash(s.finalAccuracy, accuracy),
     orDash(s.finalGreedyAccuracy, accuracy),
     s.bestAccuracy === null ? "–" : `${accuracy(s.bestAccuracy)} (${s.bestAccuracyStep})`,
+    orDash(s.finalTrainPoolAccuracy, accuracy),
     count(s.policyRollouts),
     count(s.referenceRollouts),
     orDash(s.rolloutsPerPrompt, (x) => formatNumber(x, 2)),
     orDash(s.priorRejectionRate, formatPercent),
     formatNumber(s.wallSeconds, 1),
     s.status,
-    ...(ref ? [reachCell(s, ref.accuracy)] : []),
+    ...(ref ? [reachCell(s, "accuracy", ref), reachCell(s, "trainPoolAccuracy", ref)] : []),
   ]);
   return { header, rows };
 }
@@ -135,10 +153,10 @@ function summaryTable(runs: readonly TrainingRunData[], summaries: readonly RunS
 /** Plain-text paragraphs under the title (Markdown and HTML alike). */
 function description(runs: readonly TrainingRunData[], chartsLeftOut: readonly string[], reference: Reference | undefined): string[] {
   const lines = [
-    `${runs.length} run${runs.length === 1 ? "" : "s"}. Accuracy is mean@k (the mean pass rate over k samples per held-out prompt) at the last evaluation; greedy is temperature-0 accuracy; best is the highest mean@k of any evaluation.`,
+    `${runs.length} run${runs.length === 1 ? "" : "s"}. Held-out mean@k (the mean pass rate over k samples per held-out prompt) is what generalises; training-pool mean@k, the same on a fixed sample of the training prompts, is what the updates fit. Final is the last evaluation; greedy is temperature-0 held-out accuracy; best is the highest held-out mean@k of any evaluation.`,
     "Policy rollouts count every rollout the policy sampled, extra rollouts and oversampling included; reference rollouts are PVPO's reference-policy rollouts, a real cost the policy count leaves out. Rollouts/prompt is policy rollouts over prompts drawn; prior rejected is the mean share of V0.5 priors the real-time test rejected (– for runs without priors).",
   ];
-  if (reference) lines.push(`Rollouts to reach: the rollouts consumed at the first evaluation that reached the final mean@k of ${reference.label}.`);
+  if (reference) lines.push(`Rollouts to reach: the rollouts consumed at the first evaluation that reached ${reference.label}'s final held-out, respectively training-pool, mean@k.`);
   if (chartsLeftOut.length > 0) lines.push(`Left out, as no run has data for them: ${chartsLeftOut.join("; ")}.`);
   for (const { run } of runs) if (run.error) lines.push(`${run.label} ${run.status}: ${run.error}`);
   return lines;
