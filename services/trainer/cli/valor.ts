@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // `valor`: the command-line entry point of the suite.
+import { main as exportCheckpoints } from "../../learner/cli/export-checkpoints";
 import { main as replay } from "../../replay/cli/replay-cli";
 import { main as report } from "./report-cli";
 import { main as train } from "./train-cli";
@@ -11,6 +12,9 @@ commands:
   report   an HTML report with charts of recorded runs (valor report --help)
   replay   the replay store: runs, configure, append-file, stats, query, sample, export, flush
            (valor replay --help)
+  export-checkpoints
+           the weights of stored learner checkpoints as raw float32 files
+           (valor export-checkpoints --help)
 `;
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -22,6 +26,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return report(rest);
     case "replay":
       return replay(rest);
+    case "export-checkpoints":
+      return exportCheckpoints(rest);
     case undefined:
     case "-h":
     case "--help":

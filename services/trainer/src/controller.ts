@@ -90,8 +90,11 @@ export class TrainingRun {
   private readonly prompts: TaskPrompts;
   private readonly scale: RewardScale;
   private run!: StoredRun;
-  /** PVPO: the training pool after the reference filter. */
+  /** The last recorded step (null before the first). */
+  private lastStep: StepRecord | null = null;
+  /** PVPO: the training pool after the reference filter, and the reference policy that filtered it. */
   private activePool: TaskPrompt[];
+  private filteredBy = "";
   private sessionStart = 0;
   private wallAtSessionStart = 0;
 
@@ -187,6 +190,11 @@ export class TrainingRun {
       this.run.label = this.config.label;
       this.run.config = this.config as unknown as Record<string, unknown>;
       logger.info({ runId: this.runId, completedSteps: existing.completedSteps, status: existing.status }, "resuming run");
+    }
+    this.lastStep = await store.lastStep(this.runId);
+    if ((this.lastStep?.step ?? 0) !== this.run.completedSteps) {
+      // The step was recorded but the run document not updated (interrupted in between).
+      this.run.completedSteps = this.lastStep?.step ?? 0;
     }
     this.run.status = "running";
     this.sessionStart = performance.now();
@@ -299,7 +307,7 @@ export class TrainingRun {
     const refreshedAt = every > 0 ? Math.floor(step / every) * every : 0;
     const refId = this.referenceIdAt(refreshedAt);
     if (this.run.referencePolicyId !== refId) await this.gatherReference(refreshedAt, refId);
-    await this.loadReferenceFilter(refId);
+    if (this.filteredBy !== refId) await this.loadReferenceFilter(refId);
   }
 
   /** Rolls out the current policy M times on every training prompt and records the rewards. */
@@ -340,6 +348,7 @@ export class TrainingRun {
     }
     this.activePool = this.prompts.train.filter((p) => !skip.has(p.id));
     if (this.activePool.length === 0) throw new Error("PVPO: the reference filter left no training prompts");
+    this.filteredBy = refId;
     this.deps.progress.note(`PVPO: reference ${refId} keeps ${this.activePool.length} of ${this.prompts.train.length} prompts`);
   }
 
@@ -378,7 +387,7 @@ export class TrainingRun {
     const { store, clients } = this.deps;
     const status = await unary(clients.learner.getStatus.bind(clients.learner), {});
     const learnerStep = Number(status.step);
-    const recordedVersion = await this.lastRecordedPolicyVersion(step);
+    const recordedVersion = this.lastStep?.policyVersion ?? 0;
     let pending = await store.getPending(this.runId, step);
     if (!pending && learnerStep !== recordedVersion) {
       throw new Error(
@@ -394,14 +403,6 @@ export class TrainingRun {
     }
     const responses = await this.applyUpdates(pending, learnerStep);
     return this.finishStep(pending, responses, (performance.now() - t0) / 1000);
-  }
-
-  private async lastRecordedPolicyVersion(step: number): Promise<number> {
-    if (step === 1) return 0;
-    const steps = await this.deps.store.stepsOf(this.runId);
-    const last = steps.find((s) => s.step === step - 1);
-    if (!last) throw new Error(`step ${step - 1} of run ${this.runId} is not recorded`);
-    return last.policyVersion;
   }
 
   private async maybeResetRevalReference(step: number): Promise<void> {
@@ -489,7 +490,7 @@ export class TrainingRun {
       request = this.policyGradientRequest(policyVersion + 1, groups, adv.groups);
     }
     const stats = advantageStats(trained);
-    const previous = await this.previousCumulative(step);
+    const previous = this.lastStep?.cumulativeRollouts ?? 0;
     return {
       runId: this.runId,
       step,
@@ -499,12 +500,6 @@ export class TrainingRun {
       responses: [],
       observations: this.recipe.usesPrior ? groups.map((g) => ({ promptId: g.prompt.id, text: g.prompt.text, rewards: g.rollouts.map((r) => r.reward) })) : undefined,
     };
-  }
-
-  private async previousCumulative(step: number): Promise<number> {
-    if (step === 1) return 0;
-    const steps = await this.deps.store.stepsOf(this.runId);
-    return steps.find((s) => s.step === step - 1)?.cumulativeRollouts ?? 0;
   }
 
   private async predict(prompts: readonly TaskPrompt[], policyVersion: number) {
@@ -739,6 +734,7 @@ export class TrainingRun {
       completedAtUnixMs: Date.now(),
     };
     await store.recordStep(record);
+    this.lastStep = record;
     await store.clearPending(this.runId, pending.step);
     await this.saveWall({});
     return record;
@@ -763,12 +759,12 @@ export class TrainingRun {
     const [rewards, greedyRewards] = [await this.verify(sampled, byId, binary), await this.verify(greedy, byId, binary)];
     const trainRewards = await this.verify(trainSampled, new Map(trainPool.map((p) => [p.id, p])), binary);
     const byLevel = (level: number) => mean(sampled.flatMap((s, i) => (byId.get(s.promptId)!.level === level ? [rewards[i]!] : [])));
-    const steps = step === 0 ? [] : await this.deps.store.stepsOf(this.runId);
     const record: EvalRecord = {
       runId: this.runId,
       step,
       policyVersion: Number(status.policyVersion),
-      cumulativeRollouts: steps.find((s) => s.step === step)?.cumulativeRollouts ?? 0,
+      // Evaluations follow the step they are named after.
+      cumulativeRollouts: step === 0 ? 0 : (this.lastStep?.cumulativeRollouts ?? 0),
       elapsedSeconds: this.elapsed(),
       prompts: evalSet.length,
       samplesPerPrompt: c.task.eval_samples,

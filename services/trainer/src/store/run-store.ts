@@ -85,6 +85,11 @@ export class RunStore {
     return (await this.steps.find({ runId }).toArray()).map(strip).sort((a, b) => a.step - b.step);
   }
 
+  async lastStep(runId: string): Promise<StepRecord | null> {
+    const [doc] = await this.steps.find({ runId }).sort({ step: -1 }).limit(1).toArray();
+    return doc ? strip(doc) : null;
+  }
+
   async evalsOf(runId: string): Promise<EvalRecord[]> {
     return (await this.evals.find({ runId }).toArray()).map(strip).sort((a, b) => a.step - b.step);
   }
