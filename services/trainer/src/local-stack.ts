@@ -104,7 +104,7 @@ export class LocalStack {
     const ctx = { logDir, logger: options.logger, onRestart: (name: ServiceName) => restarts.set(name, (restarts.get(name) ?? 0) + 1) };
     try {
       const starts: Array<Promise<void>> = [
-        SupervisedService.start("reward", {}, ctx).then((s) => void (shared.reward = s)),
+        SupervisedService.start("reward", { REWARD_HTTP_PORT: "-1" }, ctx).then((s) => void (shared.reward = s)),
         SupervisedService.start("baseline", mongoEnv, ctx).then((s) => void (shared.baseline = s)),
       ];
       if (options.withValue) starts.push(SupervisedService.start("value", { ...mongoEnv, VALUE_INTRA_OP_THREADS: threads }, ctx).then((s) => void (shared.value = s)));

@@ -12,6 +12,7 @@ import { credentials } from "@grpc/grpc-js";
 import { ReplayServiceClient } from "../../../shared/gen/valor/replay/v1/replay.pb";
 import { ValueServiceClient } from "../../../shared/gen/valor/value/v1/value.pb";
 import { unary } from "../../../shared/grpc/client";
+import { startServiceProcess, type ServiceProcess } from "../../../shared/local/service-process";
 import { openTestDatabase, type TestDatabase } from "../../../shared/testing/database";
 import { main as valor } from "../cli/valor";
 import { train } from "../cli/train-cli";
@@ -233,6 +234,49 @@ describe("valor train, local mode", () => {
     }
     assert.ok(reval[1]!.meanStaleness! > 0);
     assert.equal((await store.getRun("reval-e2e"))!.revalReferenceVersion, 4);
+  });
+
+  it("runs against remote services by address, and refuses a learner that serves another run", async () => {
+    const mongo = { MONGODB_URI: db.uri, MONGODB_DATABASE: db.database };
+    const token = "remote-secret";
+    const processes: ServiceProcess[] = [];
+    try {
+      const rollout = await startServiceProcess("rollout", { ROLLOUT_INTRA_OP_THREADS: "1", AUTH_TOKEN: token });
+      processes.push(rollout);
+      const starting = await Promise.allSettled([
+        startServiceProcess("learner", { ...mongo, AUTH_TOKEN: token, LEARNER_RUN_ID: "remote-run", LEARNER_ROLLOUT_ADDRESSES: rollout.address, LEARNER_CHECKPOINT_EVERY: "1", LEARNER_INTRA_OP_THREADS: "1" }),
+        startServiceProcess("reward", { AUTH_TOKEN: token, REWARD_HTTP_PORT: "-1" }),
+        startServiceProcess("baseline", { ...mongo, AUTH_TOKEN: token }),
+      ]);
+      for (const s of starting) if (s.status === "fulfilled") processes.push(s.value);
+      const failed = starting.find((s): s is PromiseRejectedResult => s.status === "rejected");
+      if (failed) throw failed.reason;
+      const [learner, reward, baseline] = processes.slice(1);
+      process.env.VALOR_TEST_TOKEN = token;
+      const remote = (runId: string) =>
+        parseTrainConfig({
+          services: {
+            mode: "remote",
+            mongodb_uri: db.uri,
+            database: db.database,
+            data_dir: dataDir,
+            auth_token_env: "VALOR_TEST_TOKEN",
+            addresses: { rollout: rollout.address, learner: learner!.address, reward: reward!.address, baseline: baseline!.address },
+          },
+          run_id: runId,
+          algorithm: "rloo",
+          steps: 2,
+          prompts_per_step: 4,
+          task: { train_prompts: 16, eval_prompts: 8, eval_samples: 1, eval_every: 0 },
+        });
+      const [run] = await train(remote("remote-run"), { progress: recorder().sink });
+      assert.equal(run!.status, "completed");
+      assertStepsOnce(await store.stepsOf("remote-run"), 2);
+      await assert.rejects(train(remote("another-run"), { progress: recorder().sink }), /serves run remote-run, not another-run/);
+    } finally {
+      delete process.env.VALOR_TEST_TOKEN;
+      for (const p of processes.reverse()) await p.stop();
+    }
   });
 
   it("refuses a bad configuration with every problem by field path", async () => {
