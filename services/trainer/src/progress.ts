@@ -21,7 +21,18 @@ export function createProgress(out: NodeJS.WriteStream = process.stderr): Progre
 
 class LineProgress implements ProgressSink {
   private label = "";
+  private total = 0;
+  /** Steps done and wall time at the start of this session, for the ETA. */
+  private firstStep = 0;
+  private startedAt = 0;
   constructor(private readonly out: NodeJS.WritableStream) {}
+
+  private eta(step: number): string {
+    const done = step - this.firstStep;
+    if (done <= 0) return "";
+    const seconds = ((performance.now() - this.startedAt) / 1000 / done) * (this.total - step);
+    return `, ETA ${seconds < 90 ? `${seconds.toFixed(0)} s` : `${(seconds / 60).toFixed(1)} min`}`;
+  }
 
   private line(text: string): void {
     this.out.write(`[${new Date().toISOString().slice(11, 19)}] ${this.label}: ${text}\n`);
@@ -29,6 +40,9 @@ class LineProgress implements ProgressSink {
 
   begin(run: StoredRun): void {
     this.label = `${run.label} (${run.runId})`;
+    this.total = run.steps;
+    this.firstStep = run.completedSteps;
+    this.startedAt = performance.now();
     this.line(run.completedSteps > 0 ? `resuming after step ${run.completedSteps} of ${run.steps}` : `starting, ${run.steps} steps`);
   }
 
@@ -37,7 +51,7 @@ class LineProgress implements ProgressSink {
       `step ${r.step}: reward ${r.meanReward.toFixed(3)}, rollouts ${r.rollouts} (${r.rolloutsPerPrompt.toFixed(2)}/prompt, ${r.cumulativeRollouts} total)` +
         (r.priorRejectionRate === null ? "" : `, prior rejected ${pct(r.priorRejectionRate)}`) +
         (r.droppedGroups > 0 ? `, dropped ${r.droppedGroups} groups` : "") +
-        `, ${r.stepSeconds.toFixed(2)} s`,
+        `, ${r.stepSeconds.toFixed(2)} s${this.eta(r.step)}`,
     );
   }
 

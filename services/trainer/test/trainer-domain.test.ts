@@ -6,7 +6,10 @@ import { InvalidArgumentError } from "../../../shared/errors";
 import { configFingerprint, parseTrainConfig } from "../src/config";
 import { ALGORITHM_NAMES, getRecipe } from "../src/domain/algorithms";
 import { drawBatch, taskPrompts } from "../src/domain/prompts";
+import type { EvalRecord, StepRecord } from "../src/domain/records";
 import { advantageStats, passRate, priorSquaredError } from "../src/domain/step-stats";
+import { createProgress } from "../src/progress";
+import type { StoredRun } from "../src/store/run-store";
 
 function problems(doc: unknown): string[] {
   try {
@@ -144,5 +147,23 @@ describe("step statistics", () => {
     assert.equal(passRate([1, -1, -1, -1]), 0.25);
     assert.equal(passRate([]), 0);
     assert.ok(Math.abs(priorSquaredError([0.5, 1], [0.25, 1]) - 0.03125) < 1e-12);
+  });
+});
+
+describe("progress", () => {
+  it("writes plain lines with the step, reward, rollouts, prior rejections and an ETA when not on a terminal", () => {
+    let text = "";
+    const out = { isTTY: false, write: (chunk: string) => ((text += chunk), true) } as unknown as NodeJS.WriteStream;
+    const progress = createProgress(out);
+    const run = { runId: "r", label: "V0.5 k_init=4", steps: 10, completedSteps: 0, status: "running", wallSeconds: 0 } as StoredRun;
+    progress.begin(run);
+    progress.step({ step: 1, meanReward: 0.5, rollouts: 150, rolloutsPerPrompt: 4.69, cumulativeRollouts: 150, priorRejectionRate: 0.125, droppedGroups: 0, stepSeconds: 1.2 } as StepRecord);
+    progress.evaluation({ step: 1, samplesPerPrompt: 4, accuracy: 0.41, greedyAccuracy: 0.47, trainPoolAccuracy: 0.45 } as EvalRecord);
+    progress.end({ ...run, status: "completed", completedSteps: 10, wallSeconds: 12 });
+    assert.match(text, /V0\.5 k_init=4 \(r\): starting, 10 steps/);
+    assert.match(text, /step 1: reward 0\.500, rollouts 150 \(4\.69\/prompt, 150 total\), prior rejected 12\.5%, 1\.20 s, ETA \d+ s/);
+    assert.match(text, /eval after step 1: held-out mean@4 41\.0%, greedy 47\.0%; training pool mean@4 45\.0%/);
+    assert.match(text, /completed after 10 steps, 12\.0 s/);
+    assert.doesNotMatch(text, /\x1b\[/, "no terminal control codes");
   });
 });
