@@ -6,14 +6,18 @@
 //     (its write with no service around it);
 //   - Sample of 1,024 out of a 5,120-trajectory buffer, full trajectories back, p50/p99,
 //     drawn from a separate lean client process (see below), with the GC pauses of that
-//     client and of the service (its Prometheus endpoint) over the draws;
+//     client and of the service (its Prometheus endpoint) over the draws; alternating with
+//     each draw, the same call to a "transport floor": a bare grpc-js server process that
+//     answers with the bytes of one real response, no draw, no database, no serialization
+//     (what this client, grpc-js and the machine cost at that moment, whatever the service);
 //   - loading a 5,120-trajectory run after a restart.
 // Targets: service >= 70% of bare insertMany throughput; sample p99 < 50 ms.
 // Run: node dist/services/replay/bench/replay-bench.js   (BENCH_BATCHES, BENCH_SAMPLES,
 //      BENCH_SAMPLE_IN_PROCESS=1: draw from this process, as before, for comparison)
 import { fork } from "node:child_process";
+import os from "node:os";
 import { constants as perfConstants, performance, PerformanceObserver } from "node:perf_hooks";
-import { credentials } from "@grpc/grpc-js";
+import { credentials, Server, ServerCredentials } from "@grpc/grpc-js";
 import { MongoClient } from "mongodb";
 import { makeGenericClientConstructor, type CallOptions, type Client, type ClientUnaryCall, type Metadata, type ServiceError } from "@grpc/grpc-js";
 import { ReplayServiceClient, ReplayServiceService, SampleResponse, type SampleRequest, type Trajectory } from "../../../shared/gen/valor/replay/v1/replay.pb";
@@ -128,12 +132,22 @@ async function main(): Promise<void> {
     // 3.6 MB response it receives counts against V8's external-memory budget and sets off a
     // mark-compact of that heap (measured: pauses up to ~120 ms), which is the benchmark
     // timing itself, not the service. A trainer's client holds its own batch, not ours.
+    const floor = await startFloorServer(service.address);
     const gcBefore = await serviceGc(service);
-    const report = process.env.BENCH_SAMPLE_IN_PROCESS === "1" ? await drawSamples(service.address, SAMPLES) : await drawSamplesInChild(service.address, SAMPLES);
+    let report: SampleReport;
+    try {
+      report =
+        process.env.BENCH_SAMPLE_IN_PROCESS === "1"
+          ? await drawSamples(service.address, SAMPLES, floor.address)
+          : await drawSamplesInChild(service.address, SAMPLES, floor.address);
+    } finally {
+      floor.stop();
+    }
     const gcAfter = await serviceGc(service);
-    const { raw: rawLat, decoded: sampleLat, bytes } = report;
+    const { raw: rawLat, decoded: sampleLat, floor: floorLat, bytes } = report;
     const ss = sortNum(sampleLat);
     const rs = sortNum(rawLat);
+    const fs = sortNum(floorLat);
 
     // Restart: the first call loads the run from the database.
     await service.stop();
@@ -162,17 +176,20 @@ async function main(): Promise<void> {
           ["Sample 1,024 of " + size, "p50 ms", "p99 ms", "max ms", "target"],
           [
             [`service + transport (response bytes, ${(bytes / 1e6).toFixed(1)} MB)`, quantile(rs, 0.5).toFixed(1), quantile(rs, 0.99).toFixed(1), rs[rs.length - 1]!.toFixed(1), "p99 < 50 ms"],
-            ["same + ts-proto decode in the client", quantile(ss, 0.5).toFixed(1), quantile(ss, 0.99).toFixed(1), ss[ss.length - 1]!.toFixed(1), ""],
+            ["transport floor (bare server, same bytes, no work)", quantile(fs, 0.5).toFixed(1), quantile(fs, 0.99).toFixed(1), fs[fs.length - 1]!.toFixed(1), ""],
+            ["service + transport + ts-proto decode in the client", quantile(ss, 0.5).toFixed(1), quantile(ss, 0.99).toFixed(1), ss[ss.length - 1]!.toFixed(1), ""],
           ],
         ) +
         "\n\n" +
-        `draws over 50 ms: service + transport ${rs.filter((x) => x > 50).length} of ${rs.length}, with decode ${ss.filter((x) => x > 50).length} of ${ss.length}\n` +
-        `client (${process.env.BENCH_SAMPLE_IN_PROCESS === "1" ? "this process" : "separate process"}) GC pauses during the raw draws: ${gcLine(report.gcRaw)}; during the decoded draws: ${gcLine(report.gcDecoded)}\n` +
+        `draws over 50 ms: service + transport ${rs.filter((x) => x > 50).length} of ${rs.length}, transport floor ${fs.filter((x) => x > 50).length} of ${fs.length}, with decode ${ss.filter((x) => x > 50).length} of ${ss.length}\n` +
+        `service + transport minus the floor drawn just after it, per draw: p50 ${quantile(sortNum(rawLat.map((x, i) => x - floorLat[i]!)), 0.5).toFixed(1)} ms\n` +
+        `load average (1 min) before / after the draws: ${report.loadBefore.toFixed(2)} / ${report.loadAfter.toFixed(2)} (${os.cpus().length} CPUs)\n` +
+        `client (${process.env.BENCH_SAMPLE_IN_PROCESS === "1" ? "this process" : "separate process"}) GC pauses during the raw draws (service and floor): ${gcLine(report.gcRaw)}; during the decoded draws: ${gcLine(report.gcDecoded)}\n` +
         `service GC pauses during all draws: ${gcAfter && gcBefore ? gcLine(diffGc(gcAfter, gcBefore)) : "(no metrics endpoint)"}\n` +
         (gcAfter && gcBefore
-          ? `service Sample handler (draw + ledger insert) over 10 ms: ${gcAfter.handlerOver10! - gcBefore.handlerOver10!} of ${gcAfter.sampleCalls! - gcBefore.sampleCalls!}, over 25 ms: ${gcAfter.handlerOver25! - gcBefore.handlerOver25!}\n`
+          ? `service Sample calls, request to status (draw, sending, ledger insert) over 25 ms: ${gcAfter.handlerOver25! - gcBefore.handlerOver25!} of ${gcAfter.sampleCalls! - gcBefore.sampleCalls!}, over 50 ms: ${gcAfter.handlerOver50! - gcBefore.handlerOver50!}\n`
           : "") +
-        `run load after restart (${size} trajectories, ${stats.samplesDrawn + BigInt(2 * (SAMPLES + 10))} draws in the ledger): ${loadMs.toFixed(0)} ms\n` +
+        `run load after restart (${size} trajectories, ${stats.samplesDrawn + BigInt(2 * (SAMPLES + 10) + 1)} draws in the ledger): ${loadMs.toFixed(0)} ms\n` +
         `total ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
     );
   } finally {
@@ -185,8 +202,8 @@ async function main(): Promise<void> {
 }
 
 interface GcTotals {
-  handlerOver10?: number;
   handlerOver25?: number;
+  handlerOver50?: number;
   sampleCalls?: number;
   major: number;
   majorMs: number;
@@ -197,10 +214,14 @@ interface GcTotals {
 
 interface SampleReport {
   raw: number[];
+  /** The transport floor, drawn right after each raw draw. */
+  floor: number[];
   decoded: number[];
   bytes: number;
   gcRaw: GcTotals;
   gcDecoded: GcTotals;
+  loadBefore: number;
+  loadAfter: number;
 }
 
 const noGc = (): GcTotals => ({ major: 0, majorMs: 0, majorMaxMs: 0, minor: 0, minorMs: 0 });
@@ -222,7 +243,7 @@ async function serviceGc(service: ServiceProcess): Promise<GcTotals | undefined>
     const m = new RegExp(`^${name}\\{[^}]*kind="${kind}"[^}]*\\} ([0-9.e+-]+)$`, "m").exec(text);
     return m ? Number(m[1]) : 0;
   };
-  // grpc_server_handling_seconds of Sample (handler: draw + ledger insert; not serialisation or transfer).
+  // grpc_server_handling_seconds of Sample: request to status (draw, serialisation, sending, ledger insert).
   const over = (le: string) => {
     const b = new RegExp(`^grpc_server_handling_seconds_bucket\\{[^}]*le="${le}"[^}]*grpc_method="Sample"[^}]*\\} ([0-9.e+-]+)$|^grpc_server_handling_seconds_bucket\\{[^}]*grpc_method="Sample"[^}]*le="${le}"[^}]*\\} ([0-9.e+-]+)$`, "m").exec(text);
     return b ? Number(b[1] ?? b[2]) : 0;
@@ -230,8 +251,8 @@ async function serviceGc(service: ServiceProcess): Promise<GcTotals | undefined>
   const count = /^grpc_server_handling_seconds_count\{[^}]*grpc_method="Sample"[^}]*\} ([0-9.e+-]+)$/m.exec(text);
   const sampleCalls = count ? Number(count[1]) : 0;
   return {
-    handlerOver10: sampleCalls - over("0.01"),
     handlerOver25: sampleCalls - over("0.025"),
+    handlerOver50: sampleCalls - over("0.05"),
     sampleCalls,
     major: value("nodejs_gc_duration_seconds_count", "major"),
     majorMs: 1000 * value("nodejs_gc_duration_seconds_sum", "major"),
@@ -241,8 +262,8 @@ async function serviceGc(service: ServiceProcess): Promise<GcTotals | undefined>
   };
 }
 
-/** Draws `samples` (+10 warm-up) raw, then as many decoded with ts-proto; times each, and this process's GC pauses. */
-async function drawSamples(address: string, samples: number): Promise<SampleReport> {
+/** Draws `samples` (+10 warm-up) raw from the service, each followed by the same call to the floor server; then as many decoded with ts-proto. Times each, and this process's GC pauses. */
+async function drawSamples(address: string, samples: number, floorAddress: string): Promise<SampleReport> {
   let gc = noGc();
   const observer = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
@@ -269,20 +290,29 @@ async function drawSamples(address: string, samples: number): Promise<SampleRepo
   const raw = new RawClient(address, credentials.createInsecure(), opts) as unknown as Client & {
     sample: (req: SampleRequest, md: Metadata, o: Partial<CallOptions>, cb: (e: ServiceError | null, r: Buffer) => void) => ClientUnaryCall;
   };
+  const floor = new RawClient(floorAddress, credentials.createInsecure(), opts) as unknown as typeof raw;
   const client = new ReplayServiceClient(address, credentials.createInsecure(), opts);
   const rawLat: number[] = [];
+  const floorLat: number[] = [];
   const sampleLat: number[] = [];
   let bytes = 0;
+  const loadBefore = os.loadavg()[0]!;
   try {
     // Raw first, decoded after: the decoding client's garbage would otherwise land in the raw timings.
     for (let i = 0; i < samples + 10; i++) {
       if (i === 10) gc = noGc();
-      const t = performance.now();
-      const buf = await unary(raw.sample.bind(raw), { runId: "bench", batchSize: BATCH, withReplacement: false, seed: BigInt(100_000 + i) } as SampleRequest);
+      const request = { runId: "bench", batchSize: BATCH, withReplacement: false, seed: BigInt(100_000 + i) } as SampleRequest;
+      let t = performance.now();
+      const buf = await unary(raw.sample.bind(raw), request);
       if (i >= 10) rawLat.push(performance.now() - t);
       bytes = buf.length;
       if (i === 0 && SampleResponse.decode(buf).trajectories.length !== BATCH) throw new Error("short raw sample");
+      t = performance.now();
+      const same = await unary(floor.sample.bind(floor), request);
+      if (i >= 10) floorLat.push(performance.now() - t);
+      if (Math.abs(same.length - buf.length) > buf.length / 100) throw new Error(`floor answered ${same.length} bytes, the service ${buf.length}`);
     }
+    const loadAfter = os.loadavg()[0]!;
     await new Promise((r) => setImmediate(r)); // deliver the pending GC entries
     const gcRaw = gc;
     for (let i = 0; i < samples + 10; i++) {
@@ -293,19 +323,21 @@ async function drawSamples(address: string, samples: number): Promise<SampleRepo
       if (res.trajectories.length !== BATCH) throw new Error("short sample");
     }
     await new Promise((r) => setImmediate(r));
-    return { raw: rawLat, decoded: sampleLat, bytes, gcRaw, gcDecoded: gc };
+    return { raw: rawLat, floor: floorLat, decoded: sampleLat, bytes, gcRaw, gcDecoded: gc, loadBefore, loadAfter };
   } finally {
     observer.disconnect();
     raw.close();
+    floor.close();
     client.close();
   }
 }
 
 const SAMPLE_CHILD = "--sample-client";
+const FLOOR_SERVER = "--floor-server";
 
-function drawSamplesInChild(address: string, samples: number): Promise<SampleReport> {
+function drawSamplesInChild(address: string, samples: number, floorAddress: string): Promise<SampleReport> {
   return new Promise((resolve, reject) => {
-    const child = fork(__filename, [SAMPLE_CHILD, address, String(samples)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const child = fork(__filename, [SAMPLE_CHILD, address, String(samples), floorAddress], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
     let report: SampleReport | undefined;
     child.once("message", (m) => (report = m as SampleReport));
     child.once("error", reject);
@@ -313,8 +345,45 @@ function drawSamplesInChild(address: string, samples: number): Promise<SampleRep
   });
 }
 
-if (process.argv[2] === SAMPLE_CHILD) {
-  drawSamples(process.argv[3]!, Number(process.argv[4])).then(
+/**
+ * The transport floor: a separate process with a bare grpc-js server whose Sample answers the
+ * bytes of one real response of the service (fetched once at start), with an identity
+ * serializer. Same client, same bytes on the wire, nothing else.
+ */
+function startFloorServer(serviceAddress: string): Promise<{ address: string; stop(): void }> {
+  return new Promise((resolve, reject) => {
+    const child = fork(__filename, [FLOOR_SERVER, serviceAddress], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    child.once("message", (m) => resolve({ address: `127.0.0.1:${(m as { port: number }).port}`, stop: () => void child.kill() }));
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`floor server exited with code ${code}`)));
+  });
+}
+
+async function serveFloor(serviceAddress: string): Promise<number> {
+  const opts = { "grpc.max_receive_message_length": 256 * 1024 * 1024 };
+  const RawClient = makeGenericClientConstructor({ sample: { ...ReplayServiceService.sample, responseDeserialize: (b: Buffer) => b } }, "valor.replay.v1.ReplayService");
+  const raw = new RawClient(serviceAddress, credentials.createInsecure(), opts) as unknown as Client & {
+    sample: (req: SampleRequest, md: Metadata, o: Partial<CallOptions>, cb: (e: ServiceError | null, r: Buffer) => void) => ClientUnaryCall;
+  };
+  const bytes = await unary(raw.sample.bind(raw), { runId: "bench", batchSize: BATCH, withReplacement: false, seed: 1n } as SampleRequest);
+  raw.close();
+  const server = new Server({ "grpc.max_send_message_length": 256 * 1024 * 1024 });
+  server.addService({ sample: { ...ReplayServiceService.sample, responseSerialize: (b: Buffer) => b } }, {
+    sample: (_call: unknown, cb: (e: null, r: Buffer) => void) => cb(null, bytes),
+  } as never);
+  return new Promise((resolve, reject) => server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, port) => (e ? reject(e) : resolve(port))));
+}
+
+if (process.argv[2] === FLOOR_SERVER) {
+  serveFloor(process.argv[3]!).then(
+    (port) => process.send!({ port }),
+    (err: unknown) => {
+      process.stderr.write(`replay-bench floor server: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+} else if (process.argv[2] === SAMPLE_CHILD) {
+  drawSamples(process.argv[3]!, Number(process.argv[4]), process.argv[5]!).then(
     (report) => process.send!(report, () => process.exit(0)),
     (err: unknown) => {
       process.stderr.write(`replay-bench sample client: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

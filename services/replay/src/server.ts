@@ -8,7 +8,7 @@ import type { ReplayConfig } from "./config";
 import type { ReplayStore } from "./domain/store";
 import { ReplayManager } from "./domain/replay";
 import { createReplayHandlers } from "./handlers/replay-handlers";
-import { serializeSampleResponse } from "./handlers/sample-serializer";
+import { sampleResponseWriter } from "./handlers/sample-serializer";
 
 export const REPLAY_SERVICE_NAME = "valor.replay.v1.ReplayService";
 
@@ -26,7 +26,7 @@ export function startReplayServer(deps: ReplayServerDeps): Promise<RunningServic
     defaultCapacity: config.REPLAY_DEFAULT_CAPACITY,
     encode: (t) => Trajectory.encode(t).finish(),
   });
-  const { export: exportHandler, ...unary } = createReplayHandlers({
+  const { export: exportHandler, sample: sampleHandler, ...unary } = createReplayHandlers({
     manager,
     limits: {
       maxCapacity: config.REPLAY_MAX_CAPACITY,
@@ -38,10 +38,11 @@ export function startReplayServer(deps: ReplayServerDeps): Promise<RunningServic
     },
   });
   // Same wire format, faster: Sample responses reuse each trajectory's cached encoding.
-  const definition = { ...ReplayServiceService, sample: { ...ReplayServiceService.sample, responseSerialize: serializeSampleResponse } };
-  const { export: exportDefinition, ...unaryDefinition } = definition;
+  const definition = { ...ReplayServiceService, sample: { ...ReplayServiceService.sample, responseSerialize: sampleResponseWriter } };
+  const { export: exportDefinition, sample: sampleDefinition, ...unaryDefinition } = definition;
   const implementation = {
     ...bindUnary(REPLAY_SERVICE_NAME, unaryDefinition, unary, deps),
+    sample: bindServerStream(REPLAY_SERVICE_NAME, sampleDefinition, sampleHandler, deps),
     export: bindServerStream(REPLAY_SERVICE_NAME, exportDefinition, exportHandler, deps),
   };
   return startService({
@@ -49,7 +50,12 @@ export function startReplayServer(deps: ReplayServerDeps): Promise<RunningServic
     metrics: deps.metrics,
     ...listenOptions(config),
     protoFiles: ["valor/replay/v1/replay.proto"],
-    services: [{ name: REPLAY_SERVICE_NAME, definition, implementation }],
+    // Sample is unary in the proto and on the wire (one request; one message, then the status).
+    // grpc-js serves it through its server-streaming path, which lets the handler send the message
+    // while the draw's ledger insert is in flight and send the status (OK, or UNAVAILABLE if the
+    // insert fails) only after the insert settles. A unary client, grpc-js or any other, completes
+    // the call only on the status and discards the message of a failed call.
+    services: [{ name: REPLAY_SERVICE_NAME, definition: { ...definition, sample: { ...sampleDefinition, responseStream: true } }, implementation }],
     closers: deps.closers,
   });
 }

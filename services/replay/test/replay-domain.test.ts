@@ -1,14 +1,40 @@
 // Unit tests of the pure parts: FIFO buffer, step ranges, the seeded sampler
-// (uniformity by chi-square), the part codec, and the manager over an
-// in-memory store (exact eviction, reload, reuse counters, idempotency).
+// (uniformity by chi-square), the part codec, the manager over an in-memory
+// store (exact eviction, reload, reuse counters, idempotency, draws handed over
+// before their ledger insert is acknowledged), the
+// Sample serializer and in-place writer (over grpc-js), and Sample over gRPC on
+// an in-memory store (the OK status waits for the ledger insert).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { credentials, makeGenericClientConstructor, Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
-import { ReplayServiceService, SampleResponse, Trajectory as TrajectoryMessage, type StoredTrajectory } from "../../../shared/gen/valor/replay/v1/replay.pb";
+import {
+  credentials,
+  makeGenericClientConstructor,
+  Server,
+  ServerCredentials,
+  status,
+  type ClientReadableStream,
+  type ServerWritableStream,
+  type StatusObject,
+} from "@grpc/grpc-js";
+import { UnavailableError } from "../../../shared/errors";
+import {
+  ReplayServiceClient,
+  ReplayServiceService,
+  SampleResponse,
+  Trajectory as TrajectoryMessage,
+  type SampleRequest,
+  type StoredTrajectory,
+} from "../../../shared/gen/valor/replay/v1/replay.pb";
+import { unary } from "../../../shared/grpc/client";
+import { createLogger } from "../../../shared/telemetry/logger";
+import { createRpcMetrics } from "../../../shared/telemetry/metrics";
+import { rejectsWithStatus } from "../../../shared/testing/grpc-assert";
+import { loadReplayConfig } from "../src/config";
 import { FifoBuffer, StepRanges } from "../src/domain/buffer";
-import { ENCODED_TRAJECTORY, serializeSampleResponse } from "../src/handlers/sample-serializer";
+import { drawnSampleResponse, ENCODED_TRAJECTORY, planSampleResponse, sampleResponseWriter, serializeSampleResponse } from "../src/handlers/sample-serializer";
 import { ReplayManager } from "../src/domain/replay";
+import { startReplayServer } from "../src/server";
 import { drawPositions, Rng } from "../src/domain/rng";
 import type { InsertOutcome, ReplayStore } from "../src/domain/store";
 import { resetDocId, sampleDocId, type Entry, type Manifest, type ResetDoc, type RunDoc, type SampleDoc, type Trajectory } from "../src/domain/types";
@@ -205,6 +231,32 @@ export class MemoryStore implements ReplayStore {
 
 const batch = (step: number, n: number) => Array.from({ length: n }, (_, i) => traj(step * 1000 + i));
 
+/** A MemoryStore whose ledger inserts, while `holding`, wait for release(): then they go through, or fail as an outage would. */
+class SlowLedgerStore extends MemoryStore {
+  holding = false;
+  held = 0;
+  private waiting: Array<(fail: boolean) => void> = [];
+  override async insertSample(d: SampleDoc): Promise<InsertOutcome> {
+    if (this.holding) {
+      this.held++;
+      const fail = await new Promise<boolean>((resolve) => this.waiting.push(resolve));
+      if (fail) throw new UnavailableError("database unavailable; retry later");
+    }
+    return super.insertSample(d);
+  }
+  release(fail = false): void {
+    this.holding = false;
+    for (const w of this.waiting.splice(0)) w(fail);
+  }
+}
+
+const tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
+async function until(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond() && Date.now() < deadline) await tick(2);
+  assert.ok(cond(), `condition not reached within ${timeoutMs} ms`);
+}
+
 describe("ReplayManager over an in-memory store", () => {
   it("keeps exactly the newest M, and a fresh manager (a restart) rebuilds the same buffer and reuse counters", async () => {
     const store = new MemoryStore();
@@ -261,6 +313,60 @@ describe("ReplayManager over an in-memory store", () => {
     const reloaded = new ReplayManager(store, { defaultCapacity: 100 });
     assert.deepEqual((await reloaded.stats("r")).run, { runId: "r", capacity: 100, size: 3, epoch: 1, resetId: "ref-2", nextSeq: 8 });
   });
+  it("hands a draw over before its ledger insert is acknowledged, counts it only once it is, and forgets it if the insert fails", async () => {
+    const store = new SlowLedgerStore();
+    const m = new ReplayManager(store, { defaultCapacity: 100 });
+    await m.append({ runId: "r", step: 1, startIndex: 0, trajectories: batch(1, 10), expectedResetId: "" });
+    const draw = (seed: bigint, batchSize = 4, withReplacement = false) =>
+      m.drawSample({ runId: "r", batchSize, withReplacement, seed, minPolicyVersion: undefined });
+    const totalReuse = async (mgr = m) => (await mgr.query("r", "buffer", {}, -1, 100)).records.reduce((s, r) => s + r.reuse, 0);
+
+    store.holding = true;
+    const first = await draw(1n);
+    let settled = false;
+    void first.committed.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await tick(5);
+    assert.equal(store.held, 1);
+    assert.equal(settled, false);
+    assert.deepEqual(first.records.map((r) => r.reuse), [1, 1, 1, 1], "the records' counts include this draw");
+    // Not acknowledged yet: neither the ledger nor the counters show it.
+    assert.equal(store.samples.size, 0);
+    assert.equal((await m.stats("r")).samplesDrawn, 0);
+    assert.equal(await totalReuse(), 0);
+    // The next draw of the run waits until the first is recorded (ledger numbers stay dense).
+    let secondDrawn = false;
+    const second = draw(2n, 30, true).then((d) => ((secondDrawn = true), d));
+    await tick(10);
+    assert.equal(secondDrawn, false);
+    store.release();
+    await first.committed;
+    const d2 = await second;
+    await d2.committed;
+    assert.deepEqual([...store.samples.keys()], ["r 0 0", "r 0 1"]);
+    // With replacement, a trajectory drawn twice reports both draws, as the counters do afterwards.
+    const counts = new Map((await m.query("r", "buffer", {}, -1, 100)).records.map((r) => [r.seq, r.reuse]));
+    for (const r of d2.records) assert.equal(r.reuse, counts.get(r.seq), `seq ${r.seq}`);
+    assert.equal(await totalReuse(), 34);
+    assert.equal((await m.stats("r")).samplesDrawn, 2);
+
+    // A ledger insert that fails: the draw was handed over, but `committed` rejects and nothing counts it.
+    store.holding = true;
+    const failed = await draw(3n);
+    store.release(true);
+    await assert.rejects(failed.committed, UnavailableError);
+    assert.equal((await m.stats("r")).samplesDrawn, 2);
+    assert.equal(await totalReuse(), 34);
+    const restarted = new ReplayManager(store, { defaultCapacity: 100 });
+    assert.equal((await restarted.stats("r")).samplesDrawn, 2);
+    assert.equal(await totalReuse(restarted), 34);
+    // sample() waits for the insert; the next draw takes the next ledger number.
+    const third = await m.sample({ runId: "r", batchSize: 2, withReplacement: false, seed: 4n, minPolicyVersion: undefined });
+    assert.equal(third.records.length, 2);
+    assert.ok(store.samples.has("r 0 2"));
+  });
 });
 
 describe("Sample serializer", () => {
@@ -298,9 +404,56 @@ describe("Sample serializer", () => {
     assert.deepEqual(serializeSampleResponse({ trajectories: [], eligible: 0, run: undefined }), Buffer.alloc(0));
   });
 
-  it("a reused serializer buffer survives concurrent Sample calls over grpc-js (the transport copies it at once)", async () => {
-    // Responses of ~200 kB (inside the scratch range), different per seed; the handler answers
-    // in a scrambled order so several responses are serialized while others are in flight.
+  it("the in-place writer has the serializer's bytes at any offset, and refuses to be read as a byte array", () => {
+    const stored = Array.from({ length: 6 }, (_, i) => {
+      const s: StoredTrajectory = { runId: "r", step: 3n, index: i, seq: BigInt(10 + i), epoch: 1n, state: 1, reuseCount: i, insertedAtUnixMs: 17n, trajectory: traj(i) };
+      if (i % 2 === 0) Object.defineProperty(s, ENCODED_TRAJECTORY, { value: TrajectoryMessage.encode(s.trajectory!).finish() });
+      return s;
+    });
+    const res = { trajectories: stored, eligible: 6, run: { runId: "r", capacity: 40, size: 40, epoch: 1n, resetId: "x", nextSeq: 99n } };
+    const plan = planSampleResponse(res);
+    const frame = Buffer.alloc(plan.byteLength + 7, 0xee);
+    assert.equal(plan.copy(frame, 5), plan.byteLength);
+    assert.deepEqual(frame.subarray(5, 5 + plan.byteLength), Buffer.from(SampleResponse.encode(res).finish()));
+    assert.deepEqual([...frame.subarray(0, 5), ...frame.subarray(5 + plan.byteLength)], [0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee]);
+    assert.throws(() => plan.copy(Buffer.alloc(plan.byteLength), 1), RangeError);
+    assert.throws(() => new Uint8Array(10).set(plan as unknown as Uint8Array), TypeError);
+    assert.throws(() => Buffer.from(plan as unknown as Uint8Array), TypeError);
+    assert.throws(() => Buffer.concat([plan as unknown as Uint8Array]), TypeError);
+  });
+
+  it("a response planned from a draw's plain numbers has the generated encoding's bytes, with or without cached trajectories", () => {
+    for (const runId of ["run-1", "rün/é#1", ""]) {
+      const drawn = Array.from({ length: 7 }, (_, i) => ({
+        step: [0, 1, 127, 128, 16_384, Number.MAX_SAFE_INTEGER, 5][i]!,
+        index: [0, 300, 0xffff_ffff, 2, 3, 4, 5][i]!,
+        seq: 1000 + i * 70_000,
+        epoch: i % 3,
+        insertedAt: 1_700_000_000_000 + i,
+        trajectory: traj(i),
+        encoded: i % 3 === 2 ? undefined : TrajectoryMessage.encode(traj(i)).finish(),
+      }));
+      const reuse = [1, 2, 300, 1, 1, 0, 1];
+      const stored = (i: number): StoredTrajectory => {
+        const d = drawn[i]!;
+        return { runId, step: BigInt(d.step), index: d.index, seq: BigInt(d.seq), epoch: BigInt(d.epoch), state: 1, reuseCount: reuse[i]!, insertedAtUnixMs: BigInt(d.insertedAt), trajectory: d.trajectory };
+      };
+      const run = { runId: "run-1", capacity: 40, size: 40, epoch: 2n, resetId: "x", nextSeq: 99n };
+      const res = drawnSampleResponse(runId, drawn, reuse, 40, run, stored);
+      const expected = Buffer.from(SampleResponse.encode({ trajectories: drawn.map((_, i) => stored(i)), eligible: 40, run }).finish());
+      const plan = sampleResponseWriter(res) as unknown as { byteLength: number; copy(t: Buffer, at: number): number };
+      const out = Buffer.alloc(plan.byteLength);
+      plan.copy(out, 0);
+      assert.deepEqual(out, expected, `run id ${JSON.stringify(runId)}`);
+      // Read as a plain SampleResponse, it holds the same trajectories.
+      assert.deepEqual(serializeSampleResponse(res), expected);
+      assert.deepEqual(res.trajectories, drawn.map((_, i) => stored(i)));
+    }
+  });
+
+  it("the in-place Sample writer over grpc-js: every response byte for byte, concurrent calls, unary and streaming registrations", async () => {
+    // Responses of ~200 kB, different per seed; the handlers answer in a scrambled order so
+    // several are written while others are in flight.
     const big = (seed: number): SampleResponse => ({
       trajectories: Array.from({ length: 40 }, (_, i) => {
         const t = traj(seed * 100 + i, { promptText: `${seed}`.repeat(1200 + i), responseLogprobs: [-seed, -i] });
@@ -311,28 +464,119 @@ describe("Sample serializer", () => {
       eligible: seed,
       run: undefined,
     });
-    const server = new Server();
-    server.addService({ ...ReplayServiceService, sample: { ...ReplayServiceService.sample, responseSerialize: serializeSampleResponse } }, {
-      sample: (call: ServerUnaryCall<{ seed?: bigint }, SampleResponse>, cb: sendUnaryData<SampleResponse>) => {
-        const seed = Number(call.request.seed);
-        setTimeout(() => cb(null, big(seed)), (seed * 7) % 5);
-      },
-    } as never);
-    const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const delay = (seed: number) => (seed * 7) % 5;
+    const servers: Server[] = [];
+    const ports: number[] = [];
+    for (const streaming of [false, true]) {
+      const server = new Server();
+      const method = { ...ReplayServiceService.sample, responseSerialize: sampleResponseWriter, responseStream: streaming };
+      server.addService({ ...ReplayServiceService, sample: method }, {
+        sample: streaming
+          ? (call: ServerWritableStream<{ seed?: bigint }, SampleResponse>) => {
+              const seed = Number(call.request.seed);
+              setTimeout(() => {
+                call.write(big(seed));
+                setTimeout(() => call.end(), delay(seed + 1));
+              }, delay(seed));
+            }
+          : (call: { request: { seed?: bigint } }, cb: (e: null, r: SampleResponse) => void) => {
+              const seed = Number(call.request.seed);
+              setTimeout(() => cb(null, big(seed)), delay(seed));
+            },
+      } as never);
+      servers.push(server);
+      ports.push(await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p)))));
+    }
     const Raw = makeGenericClientConstructor({ sample: { ...ReplayServiceService.sample, responseDeserialize: (b: Buffer) => b } }, "valor.replay.v1.ReplayService");
-    const client = new Raw(`127.0.0.1:${port}`, credentials.createInsecure()) as unknown as {
-      sample: (req: unknown, cb: (e: Error | null, r: Buffer) => void) => void;
+    const clients = ports.map(
+      (port) =>
+        new Raw(`127.0.0.1:${port}`, credentials.createInsecure()) as unknown as {
+          sample: (req: unknown, cb: (e: Error | null, r: Buffer) => void) => void;
+          close(): void;
+        },
+    );
+    try {
+      for (const client of clients) {
+        const seeds = Array.from({ length: 24 }, (_, i) => i + 1);
+        const got = await Promise.all(
+          seeds.map((seed) => new Promise<Buffer>((resolve, reject) => client.sample({ runId: "r", batchSize: 40, seed: BigInt(seed) }, (e, r) => (e ? reject(e) : resolve(r))))),
+        );
+        got.forEach((bytes, i) => assert.deepEqual(bytes, Buffer.from(SampleResponse.encode(big(seeds[i]!)).finish()), `response of seed ${seeds[i]}`));
+      }
+    } finally {
+      for (const c of clients) c.close();
+      for (const server of servers) server.forceShutdown();
+    }
+  });
+});
+
+describe("Sample over gRPC (the service on an in-memory store)", () => {
+  it("sends the draw while its ledger insert is in flight, and ends OK only once the insert is acknowledged, UNAVAILABLE if it fails", async () => {
+    const store = new SlowLedgerStore();
+    const service = await startReplayServer({
+      config: loadReplayConfig({ GRPC_PORT: "0", METRICS_PORT: "-1", LOG_LEVEL: "silent" }),
+      logger: createLogger("replay-test", "silent"),
+      metrics: createRpcMetrics("replay-test"),
+      store,
+      closers: [],
+    });
+    const address = `127.0.0.1:${service.grpcPort}`;
+    const client = new ReplayServiceClient(address, credentials.createInsecure());
+    // The same method read as a stream, to see when the message and the status arrive.
+    const Watch = makeGenericClientConstructor({ sample: { ...ReplayServiceService.sample, responseStream: true } }, "valor.replay.v1.ReplayService");
+    const watch = new Watch(address, credentials.createInsecure()) as unknown as {
+      sample(req: SampleRequest): ClientReadableStream<SampleResponse>;
       close(): void;
     };
+    const observe = (seed: bigint) => {
+      const call = watch.sample({ runId: "g", batchSize: 3, withReplacement: false, seed });
+      const messages: SampleResponse[] = [];
+      call.on("data", (m: SampleResponse) => messages.push(m));
+      call.on("error", () => undefined);
+      let ended = false;
+      const ending = new Promise<StatusObject>((resolve) => call.on("status", resolve)).then((s) => ((ended = true), s));
+      return { messages, ending, ended: () => ended };
+    };
     try {
-      const seeds = Array.from({ length: 24 }, (_, i) => i + 1);
-      const got = await Promise.all(
-        seeds.map((seed) => new Promise<Buffer>((resolve, reject) => client.sample({ runId: "r", batchSize: 40, seed: BigInt(seed) }, (e, r) => (e ? reject(e) : resolve(r))))),
-      );
-      got.forEach((bytes, i) => assert.deepEqual(bytes, Buffer.from(SampleResponse.encode(big(seeds[i]!)).finish()), `response of seed ${seeds[i]}`));
+      await unary(client.append.bind(client), { runId: "g", step: 1n, startIndex: 0, trajectories: batch(1, 10), expectedResetId: "" });
+
+      store.holding = true;
+      const ok = observe(1n);
+      await until(() => ok.messages.length === 1);
+      await tick(20);
+      assert.equal(ok.ended(), false, "no status while the ledger insert is pending");
+      assert.equal(store.samples.size, 0);
+      store.release();
+      assert.equal((await ok.ending).code, status.OK);
+      assert.deepEqual(ok.messages[0]!.trajectories.map((t) => t.reuseCount), [1, 1, 1]);
+
+      // The insert fails after the message went out: the call ends UNAVAILABLE ...
+      store.holding = true;
+      const failed = observe(2n);
+      await until(() => failed.messages.length === 1);
+      store.release(true);
+      assert.equal((await failed.ending).code, status.UNAVAILABLE);
+      // ... and a unary client gets the error, not the draw.
+      store.holding = true;
+      const call = unary(client.sample.bind(client), { runId: "g", batchSize: 3, withReplacement: false, seed: 3n });
+      await until(() => store.held === 3);
+      store.release(true);
+      await rejectsWithStatus(call, status.UNAVAILABLE);
+
+      // Only the acknowledged draw counts, and the service goes on drawing.
+      const stats = await unary(client.getStats.bind(client), { runId: "g" });
+      assert.equal(stats.samplesDrawn, 1n);
+      assert.deepEqual(stats.reuseHistogram, [
+        { reuseCount: 0, trajectories: 7 },
+        { reuseCount: 1, trajectories: 3 },
+      ]);
+      const next = await unary(client.sample.bind(client), { runId: "g", batchSize: 10, withReplacement: false, seed: 4n });
+      assert.equal(next.trajectories.length, 10);
+      assert.equal((await unary(client.getStats.bind(client), { runId: "g" })).samplesDrawn, 2n);
     } finally {
       client.close();
-      server.forceShutdown();
+      watch.close();
+      await service.stop("test over");
     }
   });
 });

@@ -5,15 +5,17 @@
 //
 // Concurrency: per run, appends are serialised by `appendLock` (so sequence
 // numbers follow acknowledgement order and eviction is exact), draws by
-// `sampleLock`; Flush, ConfigureRun and (re)loading take both. Appends and
-// draws of one run proceed side by side: a draw sees the buffer as it was at
-// that instant. Reads (stats, queries) run on the current state without locks.
+// `sampleLock` (held until the draw's ledger insert settles); Flush,
+// ConfigureRun and (re)loading take both. Appends and draws of one run proceed
+// side by side: a draw sees the buffer as it was at that instant. Reads (stats,
+// queries) run on the current state without locks.
+
 //
 // Failure rule: any write whose outcome is unknown (database down, connection
 // reset, timeout) marks the run dirty; the next call on the run reloads it from
 // the store first, so the memory never diverges from what the store holds.
 // One process must own a run: the design has no cross-process coordination.
-import { FailedPreconditionError, InvalidArgumentError } from "../../../../shared/errors";
+import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from "../../../../shared/errors";
 import { FifoBuffer, StepRanges } from "./buffer";
 import { Mutex } from "./mutex";
 import { bufferStats, manifestMayMatch, matches, type BufferStats, type TrajectoryFilter } from "./query";
@@ -94,6 +96,30 @@ export interface SampleInput {
   withReplacement: boolean;
   seed: bigint | undefined;
   minPolicyVersion: bigint | undefined;
+}
+
+export interface SampleDraw {
+  runId: string;
+  /** The drawn buffer entries, in draw order (with replacement, one may appear more than once). Read only. */
+  entries: readonly Entry[];
+  /** The reuse count of entries[i] including this draw (what the response reports). */
+  reuse: readonly number[];
+  eligible: number;
+  run: RunSummary;
+  /** Resolves once the draw is in the reuse ledger; rejects if it cannot be recorded (UnavailableError). */
+  committed: Promise<void>;
+  /** entries[i] as a record. */
+  record(i: number): StoredRecord;
+  /** Every entry as a record (one object each). */
+  readonly records: StoredRecord[];
+}
+
+/** The ledger entry a draw needed already exists: another process served this run. Retryable. */
+export class LedgerConflictError extends UnavailableError {
+  constructor(runId: string, epoch: number, k: number) {
+    super(`sample ledger entry ${k} of run ${JSON.stringify(runId)} epoch ${epoch} was written by another process; the draw was not recorded, retry`);
+    this.name = "LedgerConflictError";
+  }
 }
 
 export type Scope = "buffer" | "all";
@@ -371,9 +397,23 @@ export class ReplayManager {
     });
   }
 
-  async sample(input: SampleInput): Promise<{ records: StoredRecord[]; eligible: number; run: RunSummary }> {
+  /**
+   * Draws, then records the draw in the ledger. Resolves with the draw as soon
+   * as the ledger insert is on its way (one event-loop turn after it is issued),
+   * so the caller can serialize and send while the database works; `committed`
+   * settles when the insert does. Until it resolves the draw is not acknowledged:
+   * the caller must not report success (an OK status) before it, and must report
+   * failure if it rejects (the run is then dirty and reloads before its next
+   * call, so the counters never include an unrecorded draw). The run's sample
+   * lock is held until the insert settles, so ledger numbers stay dense. The
+   * records' reuse counts include this draw; the in-memory counters (stats,
+   * queries) count it once `committed` resolves.
+   */
+  async drawSample(input: SampleInput): Promise<SampleDraw> {
     const { runId } = input;
-    return this.locked(runId, "sample", async (slot) => {
+    let resolveDraw!: (d: SampleDraw) => void;
+    const drawn = new Promise<SampleDraw>((resolve) => (resolveDraw = resolve));
+    const held = this.locked(runId, "sample", async (slot): Promise<void> => {
       const st = slot.state;
       if (!st) throw unknownRun(runId, "run_id");
       const buffer = st.buffer;
@@ -402,19 +442,55 @@ export class ReplayManager {
         );
       }
       const rng = new Rng(input.seed ?? Rng.randomSeed());
-      const drawn = drawPositions(rng, eligible, input.batchSize, input.withReplacement).map(pick);
+      const entries = drawPositions(rng, eligible, input.batchSize, input.withReplacement).map(pick);
       const k = st.sampleK;
-      const outcome = await this.write(slot, () =>
-        this.store.insertSample({ runId, epoch: st.epoch, k, headSeq: buffer.newest()!.seq, seqs: drawn.map((e) => e.seq) }),
+      const epoch = st.epoch;
+      const committed = this.write(slot, () => this.store.insertSample({ runId, epoch, k, headSeq: buffer.newest()!.seq, seqs: entries.map((e) => e.seq) })).then(
+        (outcome) => {
+          if (outcome === "duplicate") {
+            // Another process wrote this ledger entry (two owners of one run): reload before the next call.
+            slot.dirty = true;
+            throw new LedgerConflictError(runId, epoch, k);
+          }
+          st.sampleK = k + 1;
+          for (const e of entries) e.reuse++;
+        },
       );
-      if (outcome === "duplicate") {
-        slot.dirty = true;
-        return RETRY;
+      // Handled here, so a caller that stops listening leaves no unhandled rejection; the lock waits for it.
+      const settled = committed.then(
+        () => undefined,
+        () => undefined,
+      );
+      // The reuse counts as they will be once the draw is recorded (with replacement, an entry drawn twice counts twice).
+      const reuse = new Array<number>(entries.length);
+      if (input.withReplacement) {
+        const times = new Map<Entry, number>();
+        for (const e of entries) times.set(e, (times.get(e) ?? 0) + 1);
+        for (let i = 0; i < entries.length; i++) reuse[i] = entries[i]!.reuse + times.get(entries[i]!)!;
+      } else {
+        for (let i = 0; i < entries.length; i++) reuse[i] = entries[i]!.reuse + 1;
       }
-      st.sampleK = k + 1;
-      for (const e of drawn) e.reuse++;
-      return { records: drawn.map((e) => liveRecord(runId, e)), eligible, run: summary(st) };
+      const draw = new Draw(runId, entries, reuse, eligible, summary(st), committed);
+      // Let the insert reach the database before the caller spends the thread on serializing.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      resolveDraw(draw);
+      await settled;
     });
+    return Promise.race([drawn, held.then(() => drawn)]);
+  }
+
+  /** Draws and waits until the draw is recorded (see drawSample); retries a draw whose ledger entry was taken. */
+  async sample(input: SampleInput): Promise<{ records: StoredRecord[]; eligible: number; run: RunSummary }> {
+    for (;;) {
+      const draw = await this.drawSample(input);
+      try {
+        await draw.committed;
+      } catch (err) {
+        if (err instanceof LedgerConflictError) continue;
+        throw err;
+      }
+      return { records: draw.records, eligible: draw.eligible, run: draw.run };
+    }
   }
 
   async flush(runId: string, resetId: string): Promise<{ flushed: number; alreadyApplied: boolean; epoch: number; run: RunSummary }> {
@@ -498,6 +574,27 @@ function summary(st: RunState): RunSummary {
   return { runId: st.runId, capacity: st.capacity, size: st.buffer.size, epoch: st.epoch, resetId: st.resetId, nextSeq: st.nextSeq };
 }
 
-function liveRecord(runId: string, e: Entry): StoredRecord {
-  return { runId, step: e.step, index: e.index, seq: e.seq, epoch: e.epoch, state: "live", reuse: e.reuse, insertedAt: e.insertedAt, trajectory: e.trajectory, encoded: e.encoded };
+function liveRecord(runId: string, e: Entry, reuse = e.reuse): StoredRecord {
+  return { runId, step: e.step, index: e.index, seq: e.seq, epoch: e.epoch, state: "live", reuse, insertedAt: e.insertedAt, trajectory: e.trajectory, encoded: e.encoded };
+}
+
+class Draw implements SampleDraw {
+  private all: StoredRecord[] | undefined;
+
+  constructor(
+    readonly runId: string,
+    readonly entries: readonly Entry[],
+    readonly reuse: readonly number[],
+    readonly eligible: number,
+    readonly run: RunSummary,
+    readonly committed: Promise<void>,
+  ) {}
+
+  record(i: number): StoredRecord {
+    return liveRecord(this.runId, this.entries[i]!, this.reuse[i]!);
+  }
+
+  get records(): StoredRecord[] {
+    return (this.all ??= this.entries.map((_, i) => this.record(i)));
+  }
 }

@@ -6,12 +6,14 @@ import {
   type ExportResponse,
   type ReplayServiceService,
   type RunInfo,
+  type SampleRequest,
+  type SampleResponse,
   type StoredTrajectory,
 } from "../../../../shared/gen/valor/replay/v1/replay.pb";
 import type { CallContext, ServerStreamHandler, UnaryHandlers } from "../../../../shared/grpc/handlers";
 import { requireCountAtMost, requireId, requireNonEmpty } from "../../../../shared/validation";
 import type { ReplayManager, RunSummary, StoredRecord, TrajectoryStateName } from "../domain/replay";
-import { ENCODED_TRAJECTORY } from "./sample-serializer";
+import { drawnSampleResponse } from "./sample-serializer";
 import { filterOf, requireCapacity, safeNumber, validateTrajectory, viewOf, type Limits, type ViewName } from "./validate";
 
 export interface ReplayDeps {
@@ -19,7 +21,7 @@ export interface ReplayDeps {
   limits: Limits;
 }
 
-type Unary = Omit<typeof ReplayServiceService, "export">;
+type Unary = Omit<typeof ReplayServiceService, "export" | "sample">;
 
 const DEFAULT_QUERY_LIMIT = 100;
 
@@ -53,7 +55,10 @@ export function toStored(r: StoredRecord, view: ViewName): StoredTrajectory {
   };
 }
 
-export function createReplayHandlers(deps: ReplayDeps): UnaryHandlers<Unary> & { export: ServerStreamHandler<ExportRequest, ExportResponse> } {
+export function createReplayHandlers(deps: ReplayDeps): UnaryHandlers<Unary> & {
+  export: ServerStreamHandler<ExportRequest, ExportResponse>;
+  sample: ServerStreamHandler<SampleRequest, SampleResponse>;
+} {
   const { manager, limits } = deps;
   return {
     async configureRun(request) {
@@ -82,7 +87,9 @@ export function createReplayHandlers(deps: ReplayDeps): UnaryHandlers<Unary> & {
       return { appended: r.appended, duplicate: r.duplicate, firstSeq: BigInt(r.firstSeq), count: r.count, evicted: r.evicted, run: runInfo(r.run) };
     },
 
-    async sample(request) {
+    // Sends the drawn trajectories while the draw's ledger insert is in flight, and ends
+    // with OK only once it is acknowledged (UNAVAILABLE otherwise): see the server's binding.
+    async sample(request: SampleRequest, _ctx: CallContext, write: (r: SampleResponse) => Promise<void>) {
       const runId = requireId(request.runId, "run_id");
       if (request.batchSize < 1) throw new InvalidArgumentError("batch_size", `must be at least 1, got ${request.batchSize}`);
       if (request.batchSize > limits.maxSample) {
@@ -90,20 +97,19 @@ export function createReplayHandlers(deps: ReplayDeps): UnaryHandlers<Unary> & {
       }
       const minPolicyVersion =
         request.minPolicyVersion === undefined ? undefined : BigInt(safeNumber(request.minPolicyVersion, "min_policy_version"));
-      const r = await manager.sample({
+      const draw = await manager.drawSample({
         runId,
         batchSize: request.batchSize,
         withReplacement: request.withReplacement,
         seed: request.seed,
         minPolicyVersion,
       });
-      const trajectories = r.records.map((x) => {
-        const stored = toStored(x, "full");
-        // The serializer splices the cached bytes in instead of encoding the trajectory again.
-        if (x.encoded) Object.defineProperty(stored, ENCODED_TRAJECTORY, { value: x.encoded });
-        return stored;
-      });
-      return { trajectories, eligible: r.eligible, run: runInfo(r.run) };
+      // Measured and planned from the draw's numbers; the serializer splices each trajectory's
+      // cached bytes in instead of encoding it again.
+      const response = drawnSampleResponse(runId, draw.entries, draw.reuse, draw.eligible, runInfo(draw.run), (i) => toStored(draw.record(i), "full"));
+      const sent = write(response);
+      await draw.committed;
+      await sent;
     },
 
     async flush(request) {

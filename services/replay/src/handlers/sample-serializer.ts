@@ -5,25 +5,29 @@
 //
 // The bytes are exactly what the generated SampleResponse.encode writes (same
 // fields, same order, defaults omitted), built in two passes: sizes first, then
-// one Buffer of exactly that size, filled in place. The generated
-// BinaryWriter instead grows a buffer by doubling from 128 bytes and copies the
-// result once more at finish(): ~12 MB of short-lived allocations and copies per
-// 3.6 MB response, against 3.6 MB here (grpc-js then copies it once into its
-// frame). A StoredTrajectory without cached bytes, or with a value the fast path
-// does not cover (a negative int64/enum, a 64-bit value above 2^53 − 1), is
-// encoded by the generated code and copied in.
+// the bytes, written in place. A StoredTrajectory without cached bytes, or with a
+// value the fast path does not cover (a negative int64/enum, a 64-bit value
+// above 2^53 − 1), is encoded by the generated code and copied in.
 //
-// Responses of 64 KiB … 16 MiB are written into one reused scratch buffer (grown
-// by doubling, never shrunk), so a draw of 1,024 allocates nothing of 3.6 MB
-// itself. This relies on grpc-js copying the serializer's result at once:
-// `serializeMessage` (server-interceptors.js, 1.14) calls `serialize`, then
-// `Buffer.allocUnsafe(length + 5)` and `copy` into its frame in the same
-// synchronous step, and never keeps the returned buffer. The test "a reused
-// serializer buffer survives concurrent Sample calls over grpc-js" checks that on
-// the installed version (concurrent calls, every response checked byte for byte);
-// a grpc-js that kept the buffer (e.g. async compression) would fail it.
+// The service's Sample method serializes with `sampleResponseWriter`, which
+// returns no bytes at all but the plan of the message: its `byteLength`, and a
+// `copy(target, start)` that writes the message into grpc-js's own frame buffer.
+// grpc-js's `serializeMessage` (server-interceptors.js, 1.14) calls the
+// serializer, reads `byteLength`, allocates the frame (`Buffer.allocUnsafe(
+// byteLength + 5)`), and calls `copy(frame, 5)`: so a draw of 1,024 (3.6 MB)
+// writes its bytes once, straight into the frame, instead of into a buffer of
+// ours that grpc-js then copies again. The plan holds only immutable data (the
+// cached encodings, numbers), so it is correct whenever it is copied, by any
+// number of concurrent calls. It is a handful of arrays (numbers in one
+// Float64Array), not an object per trajectory: a draw's garbage stays small, so
+// little of it is promoted to the old generation, which is what sets off the
+// service's major GCs. A grpc-js that used the result any other way
+// fails loudly (reading `length` throws, so no TypedArray/Buffer conversion can
+// silently copy nothing): the test "the in-place Sample writer over grpc-js"
+// checks the installed version byte for byte under concurrent calls.
+// `serializeSampleResponse` returns a plain Buffer (tests, other callers).
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import { RunInfo, SampleResponse, StoredTrajectory } from "../../../../shared/gen/valor/replay/v1/replay.pb";
+import { RunInfo, SampleResponse, StoredTrajectory, TrajectoryState } from "../../../../shared/gen/valor/replay/v1/replay.pb";
 
 export const ENCODED_TRAJECTORY = Symbol("encodedTrajectory");
 
@@ -64,117 +68,234 @@ function writeVarint(buf: Buffer, pos: number, v: number): number {
   return pos;
 }
 
-/** The numeric fields of one StoredTrajectory as safe non-negative integers, or undefined (use the generated encoder). */
-interface Fast {
-  runId: string;
-  runIdBytes: number;
+const u64 = (v: bigint): number | undefined => (v >= 0n && v <= MAX_SAFE ? Number(v) : undefined);
+const isUint = (v: number) => Number.isSafeInteger(v) && v >= 0;
+
+// Per item, in `nums` (stride 8): the StoredTrajectory's numeric fields and its message size.
+const STEP = 0;
+const INDEX = 1;
+const SEQ = 2;
+const EPOCH = 3;
+const STATE = 4;
+const REUSE = 5;
+const INSERTED_AT = 6;
+const SIZE = 7;
+const STRIDE = 8;
+
+/**
+ * Pass 1, item by item: a "fast" item (numeric fields as safe non-negative integers, and the
+ * trajectory's cached bytes) is kept as numbers and written field by field; any other item as
+ * its generated encoding, copied as is.
+ */
+class PlanBuilder {
+  readonly nums: Float64Array;
+  /** Fast item: the trajectory's cached bytes; other: the whole StoredTrajectory encoding. */
+  readonly bytes: Uint8Array[];
+  /** Fast item: the run id's UTF-8 bytes (shared); other: undefined. */
+  readonly runIds: Array<Buffer | undefined>;
+  total = 0;
+
+  constructor(readonly n: number) {
+    this.nums = new Float64Array(n * STRIDE);
+    this.bytes = new Array<Uint8Array>(n);
+    this.runIds = new Array<Buffer | undefined>(n);
+  }
+
+  fast(i: number, runId: Buffer, step: number, index: number, seq: number, epoch: number, state: number, reuse: number, insertedAt: number, cached: Uint8Array): void {
+    let size = 0;
+    if (runId.length !== 0) size += 1 + varintSize(runId.length) + runId.length;
+    if (step !== 0) size += 1 + varintSize(step);
+    if (index !== 0) size += 1 + varintSize(index);
+    if (seq !== 0) size += 1 + varintSize(seq);
+    if (epoch !== 0) size += 1 + varintSize(epoch);
+    if (state !== 0) size += 1 + varintSize(state);
+    if (reuse !== 0) size += 1 + varintSize(reuse);
+    if (insertedAt !== 0) size += 1 + varintSize(insertedAt);
+    size += 1 + varintSize(cached.length) + cached.length;
+    const o = i * STRIDE;
+    const nums = this.nums;
+    nums[o + STEP] = step;
+    nums[o + INDEX] = index;
+    nums[o + SEQ] = seq;
+    nums[o + EPOCH] = epoch;
+    nums[o + STATE] = state;
+    nums[o + REUSE] = reuse;
+    nums[o + INSERTED_AT] = insertedAt;
+    nums[o + SIZE] = size;
+    this.bytes[i] = cached;
+    this.runIds[i] = runId;
+    this.total += 1 + varintSize(size) + size;
+  }
+
+  encoded(i: number, message: Uint8Array): void {
+    this.bytes[i] = message;
+    this.total += 1 + varintSize(message.length) + message.length;
+  }
+
+  /** Adds the trailing fields (small: the generated code writes them). */
+  finish(eligible: number, run: RunInfo | undefined): SampleResponseBytes {
+    const tail = new BinaryWriter();
+    if (eligible !== 0) tail.uint32(TAG_ELIGIBLE).uint32(eligible);
+    if (run !== undefined) RunInfo.encode(run, tail.uint32(TAG_RUN).fork()).join();
+    const tailBytes = tail.finish();
+    return new SampleResponseBytes(this.total + tailBytes.length, this, tailBytes);
+  }
+}
+
+/** Every record of a draw has the same run id: encode it once. */
+function runIdEncoder(): (s: string) => Buffer {
+  let lastId = "";
+  let lastBytes: Buffer = Buffer.alloc(0);
+  return (s) => (s === lastId ? lastBytes : ((lastId = s), (lastBytes = Buffer.from(s, "utf8"))));
+}
+
+/** A SampleResponse measured and ready to be written into any buffer (see the top of the file). */
+export class SampleResponseBytes {
+  constructor(
+    readonly byteLength: number,
+    private readonly items: PlanBuilder,
+    private readonly tail: Uint8Array,
+  ) {}
+
+  /** Writes the message at `target[targetStart …]`, as Buffer.prototype.copy would; returns the bytes written. */
+  copy(target: Uint8Array, targetStart = 0): number {
+    if (targetStart < 0 || targetStart + this.byteLength > target.length) {
+      throw new RangeError(`SampleResponse: ${this.byteLength} bytes do not fit at ${targetStart} in ${target.length}`);
+    }
+    const buf = Buffer.isBuffer(target) ? target : Buffer.from(target.buffer, target.byteOffset, target.length);
+    const { n, nums, bytes, runIds } = this.items;
+    let pos = targetStart;
+    for (let i = 0; i < n; i++) {
+      buf[pos++] = TAG_TRAJECTORIES;
+      const b = bytes[i]!;
+      const id = runIds[i];
+      if (id === undefined) {
+        pos = writeVarint(buf, pos, b.length);
+        buf.set(b, pos);
+        pos += b.length;
+        continue;
+      }
+      const o = i * STRIDE;
+      pos = writeVarint(buf, pos, nums[o + SIZE]!);
+      if (id.length !== 0) {
+        buf[pos++] = TAG_RUN_ID;
+        pos = writeVarint(buf, pos, id.length);
+        for (let j = 0; j < id.length; j++) buf[pos++] = id[j]!;
+      }
+      let v: number;
+      if ((v = nums[o + STEP]!) !== 0) pos = writeVarint(buf, ((buf[pos] = TAG_STEP), pos + 1), v);
+      if ((v = nums[o + INDEX]!) !== 0) pos = writeVarint(buf, ((buf[pos] = TAG_INDEX), pos + 1), v);
+      if ((v = nums[o + SEQ]!) !== 0) pos = writeVarint(buf, ((buf[pos] = TAG_SEQ), pos + 1), v);
+      if ((v = nums[o + EPOCH]!) !== 0) pos = writeVarint(buf, ((buf[pos] = TAG_EPOCH), pos + 1), v);
+      if ((v = nums[o + STATE]!) !== 0) pos = writeVarint(buf, ((buf[pos] = TAG_STATE), pos + 1), v);
+      if ((v = nums[o + REUSE]!) !== 0) pos = writeVarint(buf, ((buf[pos] = TAG_REUSE), pos + 1), v);
+      if ((v = nums[o + INSERTED_AT]!) !== 0) pos = writeVarint(buf, ((buf[pos] = TAG_INSERTED_AT), pos + 1), v);
+      buf[pos++] = TAG_TRAJECTORY;
+      pos = writeVarint(buf, pos, b.length);
+      buf.set(b, pos);
+      pos += b.length;
+    }
+    buf.set(this.tail, pos);
+    pos += this.tail.length;
+    if (pos - targetStart !== this.byteLength) throw new Error(`SampleResponse serializer: wrote ${pos - targetStart} bytes, sized ${this.byteLength}`);
+    return this.byteLength;
+  }
+
+  /** Not a byte array: anything that would read it as one (TypedArray.set, Buffer.from, concat) fails here instead of copying nothing. */
+  get length(): never {
+    throw new TypeError("SampleResponseBytes is not a byte array: call copy(target, start)");
+  }
+}
+
+/** Measures a SampleResponse (pass 1: every item's size, fast fields or the generated encoding). */
+export function planSampleResponse(res: SampleResponse): SampleResponseBytes {
+  const runIdBytes = runIdEncoder();
+  const plan = new PlanBuilder(res.trajectories.length);
+  for (let i = 0; i < plan.n; i++) {
+    const st = res.trajectories[i] as WithEncoded;
+    const cached = st[ENCODED_TRAJECTORY];
+    const step = u64(st.step);
+    const seq = u64(st.seq);
+    const epoch = u64(st.epoch);
+    const insertedAt = u64(st.insertedAtUnixMs);
+    if (
+      cached !== undefined &&
+      step !== undefined &&
+      seq !== undefined &&
+      epoch !== undefined &&
+      insertedAt !== undefined &&
+      isUint(st.state) &&
+      isUint(st.index) &&
+      isUint(st.reuseCount)
+    ) {
+      plan.fast(i, runIdBytes(st.runId), step, st.index, seq, epoch, st.state, st.reuseCount, insertedAt, cached);
+    } else {
+      plan.encoded(i, StoredTrajectory.encode(st).finish());
+    }
+  }
+  return plan.finish(res.eligible, res.run);
+}
+
+/** One drawn trajectory as the service holds it (a buffer entry): plain numbers and, when cached, its encoding. */
+export interface DrawnTrajectory {
   step: number;
   index: number;
   seq: number;
   epoch: number;
-  state: number;
-  reuse: number;
   insertedAt: number;
-  cached: Uint8Array;
-  /** Length of the StoredTrajectory message. */
-  size: number;
+  encoded?: Uint8Array;
 }
 
-const u64 = (v: bigint): number | undefined => (v >= 0n && v <= MAX_SAFE ? Number(v) : undefined);
+const PLAN = Symbol("sampleResponsePlan");
 
-function fastFields(st: WithEncoded, runIdBytes: (s: string) => number): Fast | undefined {
-  const cached = st[ENCODED_TRAJECTORY];
-  if (!cached) return undefined;
-  const step = u64(st.step);
-  const seq = u64(st.seq);
-  const epoch = u64(st.epoch);
-  const insertedAt = u64(st.insertedAtUnixMs);
-  if (step === undefined || seq === undefined || epoch === undefined || insertedAt === undefined) return undefined;
-  const ok = (v: number) => Number.isSafeInteger(v) && v >= 0;
-  if (!ok(st.state) || !ok(st.index) || !ok(st.reuseCount)) return undefined;
-  const idBytes = st.runId === "" ? 0 : runIdBytes(st.runId);
-  let size = 0;
-  if (st.runId !== "") size += 1 + varintSize(idBytes) + idBytes;
-  if (step !== 0) size += 1 + varintSize(step);
-  if (st.index !== 0) size += 1 + varintSize(st.index);
-  if (seq !== 0) size += 1 + varintSize(seq);
-  if (epoch !== 0) size += 1 + varintSize(epoch);
-  if (st.state !== 0) size += 1 + varintSize(st.state);
-  if (st.reuseCount !== 0) size += 1 + varintSize(st.reuseCount);
-  if (insertedAt !== 0) size += 1 + varintSize(insertedAt);
-  size += 1 + varintSize(cached.length) + cached.length;
-  return { runId: st.runId, runIdBytes: idBytes, step, index: st.index, seq, epoch, state: st.state, reuse: st.reuseCount, insertedAt, cached, size };
-}
-
-function writeFast(buf: Buffer, pos: number, f: Fast): number {
-  if (f.runId !== "") {
-    buf[pos++] = TAG_RUN_ID;
-    pos = writeVarint(buf, pos, f.runIdBytes);
-    pos += buf.write(f.runId, pos, f.runIdBytes, "utf8");
-  }
-  if (f.step !== 0) pos = writeVarint(buf, ((buf[pos] = TAG_STEP), pos + 1), f.step);
-  if (f.index !== 0) pos = writeVarint(buf, ((buf[pos] = TAG_INDEX), pos + 1), f.index);
-  if (f.seq !== 0) pos = writeVarint(buf, ((buf[pos] = TAG_SEQ), pos + 1), f.seq);
-  if (f.epoch !== 0) pos = writeVarint(buf, ((buf[pos] = TAG_EPOCH), pos + 1), f.epoch);
-  if (f.state !== 0) pos = writeVarint(buf, ((buf[pos] = TAG_STATE), pos + 1), f.state);
-  if (f.reuse !== 0) pos = writeVarint(buf, ((buf[pos] = TAG_REUSE), pos + 1), f.reuse);
-  if (f.insertedAt !== 0) pos = writeVarint(buf, ((buf[pos] = TAG_INSERTED_AT), pos + 1), f.insertedAt);
-  buf[pos++] = TAG_TRAJECTORY;
-  pos = writeVarint(buf, pos, f.cached.length);
-  buf.set(f.cached, pos);
-  return pos + f.cached.length;
-}
-
-const SCRATCH_MIN = 64 * 1024;
-const SCRATCH_MAX = 16 * 1024 * 1024;
-let scratch: Buffer | undefined;
-
-/** A buffer of `size` bytes to serialize into: a view of the reused scratch for large responses (see above). */
-function responseBuffer(size: number): Buffer {
-  if (size < SCRATCH_MIN || size > SCRATCH_MAX) return Buffer.allocUnsafe(size);
-  if (!scratch || scratch.length < size) scratch = Buffer.allocUnsafeSlow(Math.min(SCRATCH_MAX, Math.max(size, 2 * (scratch?.length ?? 0))));
-  return scratch.subarray(0, size);
-}
-
-/** The bytes of a SampleResponse. A large result is only valid until the next call: the caller must copy it first (grpc-js does). */
-export function serializeSampleResponse(res: SampleResponse): Buffer {
-  // Every record of a draw has the same run id: measure its UTF-8 length once.
-  let lastId = "";
-  let lastIdBytes = 0;
-  const runIdBytes = (s: string) => (s === lastId ? lastIdBytes : ((lastId = s), (lastIdBytes = Buffer.byteLength(s, "utf8"))));
-
-  // Pass 1: every item's bytes (fast fields, or the generated encoding), and the total.
-  const items: Array<Fast | Uint8Array> = new Array(res.trajectories.length);
-  let total = 0;
-  for (let i = 0; i < items.length; i++) {
-    const st = res.trajectories[i] as WithEncoded;
-    const item = fastFields(st, runIdBytes) ?? StoredTrajectory.encode(st).finish();
-    const len = item instanceof Uint8Array ? item.length : item.size;
-    items[i] = item;
-    total += 1 + varintSize(len) + len;
-  }
-  // The trailing fields are small: the generated code writes them.
-  const tail = new BinaryWriter();
-  if (res.eligible !== 0) tail.uint32(TAG_ELIGIBLE).uint32(res.eligible);
-  if (res.run !== undefined) RunInfo.encode(res.run, tail.uint32(TAG_RUN).fork()).join();
-  const tailBytes = tail.finish();
-
-  // Pass 2: one buffer of exactly the message's size.
-  const buf = responseBuffer(total + tailBytes.length);
-  let pos = 0;
-  for (const item of items) {
-    buf[pos++] = TAG_TRAJECTORIES;
-    if (item instanceof Uint8Array) {
-      pos = writeVarint(buf, pos, item.length);
-      buf.set(item, pos);
-      pos += item.length;
+/**
+ * A SampleResponse of live trajectories of one run, measured at once from the draw's plain
+ * numbers (no StoredTrajectory objects, no BigInts): `reuse[i]` is the reuse count to report
+ * for `drawn[i]`. `trajectories` is built only if something reads it; sampleResponseWriter
+ * uses the plan. `stored(i)` makes the i-th StoredTrajectory (for a trajectory without a
+ * cached encoding, and for `trajectories`).
+ */
+export function drawnSampleResponse(
+  runId: string,
+  drawn: readonly DrawnTrajectory[],
+  reuse: readonly number[],
+  eligible: number,
+  run: RunInfo | undefined,
+  stored: (i: number) => StoredTrajectory,
+): SampleResponse {
+  const runIdBytes = Buffer.from(runId, "utf8");
+  const live = TrajectoryState.TRAJECTORY_STATE_LIVE;
+  const plan = new PlanBuilder(drawn.length);
+  for (let i = 0; i < plan.n; i++) {
+    const d = drawn[i]!;
+    const r = reuse[i]!;
+    if (d.encoded !== undefined && isUint(d.step) && isUint(d.index) && isUint(d.seq) && isUint(d.epoch) && isUint(r) && isUint(d.insertedAt)) {
+      plan.fast(i, runIdBytes, d.step, d.index, d.seq, d.epoch, live, r, d.insertedAt, d.encoded);
     } else {
-      pos = writeVarint(buf, pos, item.size);
-      pos = writeFast(buf, pos, item);
+      plan.encoded(i, StoredTrajectory.encode(stored(i)).finish());
     }
   }
-  buf.set(tailBytes, pos);
-  pos += tailBytes.length;
-  if (pos !== buf.length) throw new Error(`SampleResponse serializer: wrote ${pos} bytes, sized ${buf.length}`);
+  let trajectories: StoredTrajectory[] | undefined;
+  return {
+    eligible,
+    run,
+    get trajectories(): StoredTrajectory[] {
+      return (trajectories ??= drawn.map((_, i) => stored(i)));
+    },
+    [PLAN]: plan.finish(eligible, run),
+  } as SampleResponse;
+}
+
+/** The service's Sample serializer: the plan, which grpc-js writes into its frame (see the top of the file). */
+export function sampleResponseWriter(res: SampleResponse): Buffer {
+  const plan = (res as SampleResponse & { [PLAN]?: SampleResponseBytes })[PLAN] ?? planSampleResponse(res);
+  return plan as unknown as Buffer;
+}
+
+/** The bytes of a SampleResponse, in a buffer of their own. */
+export function serializeSampleResponse(res: SampleResponse): Buffer {
+  const plan = planSampleResponse(res);
+  const buf = Buffer.allocUnsafe(plan.byteLength);
+  plan.copy(buf, 0);
   return buf;
 }
