@@ -26,6 +26,10 @@ HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # models/val
 ART = os.environ.get("VALOR_VALUE_ARTIFACTS", os.path.join(HERE, "artifacts"))
 WORK = os.environ.get("VALOR_VALUE_WORK", os.path.join(HERE, "work"))
 DATA = os.path.join(WORK, "episodes.npz")
+RL_DIR = os.path.join(WORK, "rl", "checkpoints")  # exported by build.sh (valor train + valor export-checkpoints)
+# Optional comparison row: a model trained without RL checkpoints (the previous release's
+# artifacts/value_model.pt, same recipe and seed), evaluated on the same held-out policies.
+SFT_ONLY = os.path.join(WORK, "value_model_sft_only.pt")
 NET_KW = {"d": 64, "heads": 4, "layers": 3, "ff": 128}
 
 
@@ -53,10 +57,10 @@ def fmt_table(res, names):
 
 
 def write_sample(ds, tr, te, path, rows=24):
-    """All policies (recipe, temperature, mean and per-level pass rate) + a few rows of three."""
+    """All policies (recipe, temperature, mean and per-level pass rate) + a few rows of four."""
     pol = [dict(p, split="train" if p["id"] in tr else "heldout") for p in ds["policies"]]
     ex = {}
-    for pid in (0, te[0], tr[-1]):
+    for pid in (0, te[0], te[-1], tr[-1]):
         ex[str(pid)] = [{"prompt": ds["prompts"][i], "pass_rate": float(r)}
                         for i, r in list(zip(ds["idx"][pid], ds["rates"][pid]))[::max(1, len(ds["idx"][pid]) // rows)]]
     js = {"recipe": "models/value/README.md#data", "m_rollouts": D.M_ROLLOUTS, "prompts_per_policy": int(ds["idx"].shape[1]),
@@ -81,12 +85,14 @@ def main():
     if a.regen_data or not os.path.exists(DATA):
         spec = M.build_spec(M.Config())
         t0 = time.time()
-        D.generate_dataset(spec, load_weights(spec), DATA, log=log)
+        D.generate_dataset(spec, load_weights(spec), DATA, RL_DIR, log=log)
         log(f"data in {time.time() - t0:.0f}s")
     ds = D.load_dataset(DATA)
     feats = features_matrix(ds["prompts"])
-    tr, te = T.split_policies(ds)
-    log(f"{len(ds['policies'])} policies: {len(tr)} train, {len(te)} held out; {len(ds['prompts'])} pool prompts")
+    tr, te_sft, te_rl = T.split_policies(ds)
+    te = te_sft + te_rl
+    log(f"{len(ds['policies'])} policies: {len(tr)} train, {len(te_sft)} + {len(te_rl)} (RL) held out; "
+        f"{len(ds['prompts'])} pool prompts")
     write_sample(ds, tr, te, os.path.join(ART, "episodes_sample.json"))
 
     pt = os.path.join(ART, "value_model.pt")
@@ -96,7 +102,7 @@ def main():
         torch.save({"config": {"n_feat": 16, **NET_KW}, "state_dict": net.state_dict()}, pt)
         X.export(net, onnx_path, log=log)
         rep.update({"n_params": n_params(net), "config": NET_KW, "train_policies": tr, "heldout_policies": te,
-                    "heldout_variants": list(T.HELDOUT_VARIANTS), "loss": "0.25 * BT rank (pass>=0.5 vs <0.5 "
+                    "heldout_variants": list(T.HELDOUT_VARIANTS), "heldout_rl_runs": list(T.HELDOUT_RL_RUNS), "loss": "0.25 * BT rank (pass>=0.5 vs <0.5 "
                     "query pairs of one context) + 0.75 * soft BCE vs pass rate"})
         with open(os.path.join(ART, "train_report.json"), "w") as f:
             json.dump(rep, f, indent=1)
@@ -107,19 +113,27 @@ def main():
     if a.skip_eval:
         return
     hist = EV.history_table(ds, tr)
-    fns = {"model": EV.model_fn(net), "model_no_context": EV.model_fn(net, no_context=True), **EV.baselines(hist)}
+    fns = {"model": EV.model_fn(net), "model_no_context": EV.model_fn(net, no_context=True)}
+    if os.path.exists(SFT_ONLY):
+        fns["model_sft_only"] = EV.model_fn(load_net(SFT_ONLY))
+    fns.update(EV.baselines(hist))
     t0 = time.time()
-    res = EV.evaluate(fns, ds, feats, te, hist)
+    res = EV.evaluate(fns, ds, feats, te_sft, hist)
+    res_rl = EV.evaluate(fns, ds, feats, te_rl, hist)
     log(f"eval in {time.time() - t0:.0f}s")
-    out = {"heldout_policies": [ds["policies"][p] for p in te], "train_policies": len(tr),
+    out = {"heldout_policies": [ds["policies"][p] for p in te_sft], "train_policies": len(tr),
+           "train_rl_policies": sum(T.is_rl(ds["policies"][p]) for p in tr),
            "context_sizes": list(EV.CONTEXT_SIZES), "repeats_per_policy": EV.REPEATS,
-           "metrics": {str(C): r for C, r in res.items()}}
+           "metrics": {str(C): r for C, r in res.items()},
+           "heldout_rl_policies": [ds["policies"][p] for p in te_rl],
+           "metrics_rl": {str(C): r for C, r in res_rl.items()}}
     emb_path = os.path.join(WORK, "embedding_eval.json")
     if os.path.exists(emb_path):
         out["embedding_alternative"] = json.load(open(emb_path))
     with open(os.path.join(ART, "eval.json"), "w") as f:
         json.dump(out, f, indent=1)
-    log(fmt_table(res, list(fns)))
+    log("held-out SFT variants:\n" + fmt_table(res, list(fns)))
+    log("held-out RL checkpoints:\n" + fmt_table(res_rl, list(fns)))
 
 
 if __name__ == "__main__":

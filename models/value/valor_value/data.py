@@ -9,6 +9,9 @@ the committed SFT warm start (models/artifacts/weights.bin):
                              lr 1e-3 constant, batch 64) on a subset of levels -> shifts the
                              per-level profile (stronger there, possibly forgetting elsewhere)
   * mix                      focus followed by noise
+and from RL-step checkpoints of `valor train` runs (models/value/rl-checkpoints.yaml), exported
+by `valor export-checkpoints` to <rl_dir>/<run>/step-<n>.bin (+ .json with the sha256):
+  * rl(run, step)            the learner's params after RL step n of that run
 crossed with temperatures. For each policy, pass rates of a prompt set (train split, all five
 levels) are estimated with m = 8 sampled rollouts (torch, batched, KV cache).
 
@@ -19,6 +22,8 @@ subset of N_PER_POLICY pool prompts (seeded per policy), so prompts recur across
 """
 from __future__ import annotations
 
+import glob
+import hashlib
 import json
 import math
 import os
@@ -122,10 +127,34 @@ def weight_variants():
     return V
 
 
+def rl_variants(rl_dir):
+    """One variant per exported RL checkpoint, run by run (sorted), step by step."""
+    V = []
+    for run in sorted(os.listdir(rl_dir)):
+        metas = [json.load(open(p)) for p in glob.glob(os.path.join(rl_dir, run, "step-*.json"))]
+        for m in sorted(metas, key=lambda m: m["step"]):
+            V.append((f"{run}@{m['step']}", {"rl_run": run, "step": m["step"], "sha256": m["sha256"]}))
+    if not V:
+        raise FileNotFoundError(f"no RL checkpoints under {rl_dir}")
+    return V
+
+
+def load_rl_checkpoint(spec, rl_dir, recipe):
+    raw = open(os.path.join(rl_dir, recipe["rl_run"], f"step-{recipe['step']}.bin"), "rb").read()
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != recipe["sha256"]:
+        raise ValueError(f"RL checkpoint {recipe['rl_run']}@{recipe['step']}: sha256 {digest}, expected {recipe['sha256']}")
+    arr = np.frombuffer(raw, dtype="<f4")
+    assert arr.size == spec.n_params, (arr.size, spec.n_params)
+    return torch.from_numpy(arr.astype(np.float32))
+
+
 TEMPERATURES = [0.5, 0.8, 1.1, 1.5]
 
 
-def make_weights(spec, base, recipe):
+def make_weights(spec, base, recipe, rl_dir=None):
+    if "rl_run" in recipe:
+        return load_rl_checkpoint(spec, rl_dir, recipe)
     w = base
     if "focus" in recipe:
         w = focus(spec, w, recipe["focus"], recipe["steps"], recipe["seed"])
@@ -134,17 +163,18 @@ def make_weights(spec, base, recipe):
     return w
 
 
-def generate_dataset(spec, base, out_path, log=print, variants=None, temps=None):
+def generate_dataset(spec, base, out_path, rl_dir, log=print, variants=None, temps=None):
+    """Policies: the SFT variants, then the RL checkpoints under rl_dir, each at every temperature."""
     torch.manual_seed(0)
     pool = prompt_pool()
     prompts = [p.prompt for p in pool]
     levels = np.array([p.level for p in pool], dtype=np.int32)
-    variants = variants or weight_variants()
+    variants = variants or weight_variants() + rl_variants(rl_dir)
     temps = temps or TEMPERATURES
     policies, idx_list, rates_list = [], [], []
     t0 = time.time()
     for vi, (vname, recipe) in enumerate(variants):
-        w = make_weights(spec, base, recipe)
+        w = make_weights(spec, base, recipe, rl_dir)
         for ti, T in enumerate(temps):
             pid = len(policies)
             rng = np.random.default_rng(1000 + pid)

@@ -28,7 +28,7 @@ def main():
     ds = D.load_dataset(DATA)
     emb = np.load(os.path.join(WORK, "minilm_pool.npy"))
     assert emb.shape[0] == len(ds["prompts"])
-    tr, te = T.split_policies(ds)
+    tr, te, _ = T.split_policies(ds)  # evaluated on the held-out SFT variants
     net, rep = T.train(T.Episodes(ds, emb, tr), n_feat=emb.shape[1], steps=a.steps, log=log, **NET_KW)
     hist = EV.history_table(ds, tr)
     fns = {"model_minilm": EV.model_fn(net)}

@@ -10,16 +10,27 @@ import torch.nn.functional as Fn
 
 from .net import ValueNet
 
-# Held-out policies: every temperature of these weight variants (never seen in training).
+# Held-out policies (never seen in training): every temperature of these SFT weight variants, and
+# every checkpoint and temperature of these RL runs (whole runs, so no held-out checkpoint has a
+# near-duplicate neighbour step in training).
 HELDOUT_VARIANTS = ("noise0.25", "focus3", "focus24", "focus45+noise0.3")
+HELDOUT_RL_RUNS = ("rl-dapo-l45", "rl-rloo-pool1024")
 ALPHA_RANK = 0.25
 
 
+def is_rl(policy):
+    return "rl_run" in policy["recipe"]
+
+
 def split_policies(ds):
-    tr, te = [], []
+    """(train ids, held-out SFT-variant ids, held-out RL-checkpoint ids)."""
+    tr, te_sft, te_rl = [], [], []
     for p in ds["policies"]:
-        (te if p["variant"] in HELDOUT_VARIANTS else tr).append(p["id"])
-    return tr, te
+        if is_rl(p):
+            (te_rl if p["recipe"]["rl_run"] in HELDOUT_RL_RUNS else tr).append(p["id"])
+        else:
+            (te_sft if p["variant"] in HELDOUT_VARIANTS else tr).append(p["id"])
+    return tr, te_sft, te_rl
 
 
 class Episodes:
