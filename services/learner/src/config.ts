@@ -26,6 +26,8 @@ export const learnerEnv = {
   LEARNER_PUSH_DEADLINE_MS: intVar(30_000, 100, 600_000),
   /** Checkpoint every N steps (and on shutdown); 0 only on shutdown and on request. */
   LEARNER_CHECKPOINT_EVERY: intVar(10, 0, 1_000_000),
+  /** Checkpoints kept per run (older ones are deleted after each save); 0 keeps all. */
+  LEARNER_CHECKPOINT_KEEP: intVar(3, 0, 1_000_000),
   LEARNER_MAX_TRAJECTORIES: intVar(4_096, 1, 1_000_000),
 };
 

@@ -17,7 +17,10 @@ import { CheckpointStore } from "./store/checkpoint-store";
 runService("valor-learner", tracing, () => loadLearnerConfig(), async (config, logger) => {
   const mongo = mongoFromConfig(config, "valor-learner");
   const model = loadBuiltinPolicy(config.LEARNER_MODEL_DIR);
-  const checkpoints = new CheckpointStore(mongo.db);
+  const checkpoints = new CheckpointStore(mongo.db, {
+    keep: config.LEARNER_CHECKPOINT_KEEP,
+    onPruneError: (err) => logger.warn({ error: String(err) }, "could not delete old checkpoints; the next save retries"),
+  });
   const resumed = await checkpoints.latest(config.LEARNER_RUN_ID);
   if (resumed && resumed.meta.numParameters !== model.manifest.n_params) {
     throw new Error(`checkpoint of run ${config.LEARNER_RUN_ID} has ${resumed.meta.numParameters} parameters; the model has ${model.manifest.n_params}`);

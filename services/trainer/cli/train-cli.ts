@@ -59,7 +59,7 @@ export async function train(config: TrainFile, options: TrainOptions = {}): Prom
     const store = options.store ?? new RunStore(mongo.db(s.database));
     for (const run of runs) {
       if (options.signal?.aborted) throw new InterruptedError();
-      const addresses = stack ? await stack.startRun(run.run_id, run.checkpoint_every, pinInitialReference(run, store, token)) : s.addresses!;
+      const addresses = stack ? await stack.startRun(run.run_id, { every: run.checkpoint_every, keep: run.checkpoint_keep }, pinInitialReference(run, store, token)) : s.addresses!;
       const clients = connectServices(addresses as ServiceAddresses, token);
       try {
         const controller = new TrainingRun(run, {

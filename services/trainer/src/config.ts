@@ -103,6 +103,8 @@ const runSchema = z
       .default({ beta: 0.02, updates_per_step: 2, reference_reset_every: 200, buffer_capacity: 5_120, group_mean_reward: true }),
     /** The learner checkpoints every N of its steps; 1 makes every step survive a crash. */
     checkpoint_every: z.number().int().min(0).default(1),
+    /** Local mode: the learner keeps the run's newest N checkpoints (0: all, e.g. to export them). */
+    checkpoint_keep: z.number().int().min(0).default(3),
   })
   .strict()
   .superRefine((run, ctx) => {

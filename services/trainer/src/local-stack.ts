@@ -126,7 +126,7 @@ export class LocalStack {
    * if any, and pushes it). `beforeLearner` runs while the rollout service still
    * holds the initial weights (e.g. to pin them as a reference policy).
    */
-  async startRun(runId: string, checkpointEvery: number, beforeLearner?: (rolloutAddress: string) => Promise<void>): Promise<ServiceAddresses> {
+  async startRun(runId: string, checkpoints: { every: number; keep: number }, beforeLearner?: (rolloutAddress: string) => Promise<void>): Promise<ServiceAddresses> {
     await this.stopRun();
     const threads = String(this.options.onnxThreads);
     const rollout = await SupervisedService.start("rollout", { ROLLOUT_INTRA_OP_THREADS: threads }, this.ctx);
@@ -139,7 +139,8 @@ export class LocalStack {
           MONGODB_DATABASE: this.options.database,
           LEARNER_RUN_ID: runId,
           LEARNER_ROLLOUT_ADDRESSES: rollout.address,
-          LEARNER_CHECKPOINT_EVERY: String(checkpointEvery),
+          LEARNER_CHECKPOINT_EVERY: String(checkpoints.every),
+          LEARNER_CHECKPOINT_KEEP: String(checkpoints.keep),
           LEARNER_INTRA_OP_THREADS: threads,
         },
         this.ctx,
