@@ -21,7 +21,7 @@ cd "$ROOT/models"
 export PYTHONHASHSEED=0 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH="$ROOT/models:$ROOT/models/value"
 WORK="$ROOT/models/value/work"
 mkdir -p "$WORK"
-# RL-step checkpoints of the built-in policy (valor train, then every 10th step exported from GridFS).
+# RL-step checkpoints of the built-in policy (valor train, then every 10th step exported from MongoDB).
 # Needed only to (re)generate the episode data.
 if [[ ! -d "$WORK/rl/checkpoints" && ( ! -f "$WORK/episodes.npz" || " $* " == *" --regen-data "* ) ]]; then
   VALOR="$ROOT/dist/services/trainer/cli/valor.js"

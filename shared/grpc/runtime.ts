@@ -60,6 +60,9 @@ export function listenOptions(config: CommonServiceSettings) {
   };
 }
 
+/** "1": stop when stdin ends (the parent that holds the pipe exited); see exitOnSignals. */
+export const EXIT_WITH_PARENT_ENV = "VALOR_EXIT_WITH_PARENT";
+
 export interface RunningService {
   grpcPort: number;
   metricsPort: number | undefined;
@@ -101,6 +104,7 @@ export async function startService(opts: RuntimeOptions): Promise<RunningService
       grpcHost: opts.grpcHost,
       grpcPort,
       metricsPort: metricsServer?.port,
+      pid: process.pid,
       services: opts.services.map((s) => s.name),
       auth: opts.authToken ? "bearer" : "none",
     },
@@ -140,16 +144,17 @@ export async function startService(opts: RuntimeOptions): Promise<RunningService
   return { grpcPort, metricsPort: metricsServer?.port, health, stop };
 }
 
-/** SIGTERM/SIGINT stop the service gracefully; a second signal exits at once. */
-export function exitOnSignals(service: RunningService, logger: Logger): void {
-  let received = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (received) {
-      logger.warn({ signal }, "second signal: exiting now");
-      process.exit(1);
-    }
-    received = true;
-    service.stop(signal).then(
+/**
+ * SIGTERM/SIGINT stop the service gracefully; a second signal exits at once.
+ * With `exitWithParent`, the end of stdin stops it the same way: a parent that
+ * holds the other end of a pipe (shared/local/service-process.ts) closes it
+ * when it dies, even by SIGKILL, so no service outlives its supervisor.
+ */
+export function exitOnSignals(service: RunningService, logger: Logger, options: { exitWithParent?: boolean } = {}): void {
+  let stopping = false;
+  const stop = (reason: string) => {
+    stopping = true;
+    service.stop(reason).then(
       () => process.exit(0),
       (err: unknown) => {
         logger.error({ err }, "error during shutdown");
@@ -157,6 +162,21 @@ export function exitOnSignals(service: RunningService, logger: Logger): void {
       },
     );
   };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    stop(signal);
+  };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  if (options.exitWithParent) {
+    process.stdin.on("end", () => {
+      if (stopping) return;
+      logger.warn("the parent process is gone (stdin closed)");
+      stop("parent exited");
+    });
+    process.stdin.resume();
+  }
 }

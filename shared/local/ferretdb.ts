@@ -26,6 +26,57 @@ export interface FerretDb {
   destroy(): Promise<void>;
 }
 
+/** In the data folder: the pids of its FerretDB and of the process that started it. */
+const PID_FILE = "ferretdb.pid";
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Resolves true once `pid` has exited, false at the deadline (it is not our child: polling is all there is). */
+async function exited(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (alive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
+}
+
+/**
+ * A FerretDB left running on this folder by a process that died without stopping it
+ * (a SIGKILLed `valor train`) is stopped before a new one starts: two servers must not share
+ * one SQLite folder. If the process that started it is still alive, the folder is in use.
+ */
+async function stopLeftover(dataDir: string): Promise<void> {
+  const file = path.join(dataDir, PID_FILE);
+  if (!fs.existsSync(file)) return;
+  const { ferretdb, owner } = JSON.parse(fs.readFileSync(file, "utf8")) as { ferretdb: number; owner: number };
+  if (owner !== process.pid && alive(owner)) {
+    throw new Error(`${dataDir} is in use by the FerretDB of process ${owner} (delete ${file} if that is wrong)`);
+  }
+  // The pid may have been reused since: only a FerretDB serving this folder is ours to stop (Linux /proc).
+  let cmdline: string[] = [];
+  try {
+    cmdline = fs.readFileSync(`/proc/${ferretdb}/cmdline`, "utf8").split("\0");
+  } catch {
+    // gone, or no /proc
+  }
+  if (cmdline.includes(`--state-dir=${dataDir}`)) {
+    process.kill(ferretdb, "SIGTERM");
+    if (!(await exited(ferretdb, 10_000))) {
+      process.kill(ferretdb, "SIGKILL");
+      await exited(ferretdb, 5_000);
+    }
+  }
+  fs.rmSync(file, { force: true });
+}
+
 async function waitForPing(uri: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -45,8 +96,10 @@ async function waitForPing(uri: string, child: ChildProcess, timeoutMs: number):
 }
 
 export async function startFerretDb(options: { dataDir?: string; port?: number; startTimeoutMs?: number; /** See startServiceProcess. */ detached?: boolean } = {}): Promise<FerretDb> {
-  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "valor-ferretdb-"));
+  const dataDir = path.resolve(options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "valor-ferretdb-")));
   fs.mkdirSync(dataDir, { recursive: true });
+  await stopLeftover(dataDir);
+  const pidFile = path.join(dataDir, PID_FILE);
   const port = options.port ?? (await freePort());
   const debugPort = await freePort();
   const uri = `mongodb://127.0.0.1:${port}/`;
@@ -71,6 +124,7 @@ export async function startFerretDb(options: { dataDir?: string; port?: number; 
     child.stderr!.on("data", (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-4000);
     });
+    fs.writeFileSync(pidFile, JSON.stringify({ ferretdb: child.pid, owner: process.pid }));
     try {
       await waitForPing(uri, child, options.startTimeoutMs ?? 20_000);
     } catch (err) {
@@ -86,6 +140,7 @@ export async function startFerretDb(options: { dataDir?: string; port?: number; 
       c.once("exit", () => resolve());
       c.kill("SIGTERM");
     });
+    fs.rmSync(pidFile, { force: true });
   };
 
   await launch();

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
+import { EXIT_WITH_PARENT_ENV } from "../grpc/runtime";
 import { repoRoot } from "../paths";
 
 export interface ServiceProcess {
@@ -34,8 +35,9 @@ export function startServiceProcess(
 ): Promise<ServiceProcess> {
   const main = path.join(repoRoot(), "dist", "services", service, "src", "main.js");
   const child = spawn(process.execPath, [main], {
-    env: { ...process.env, GRPC_PORT: "0", METRICS_PORT: "0", LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    // The service stops when its stdin ends, i.e. when this process exits however it exits.
+    env: { ...process.env, GRPC_PORT: "0", METRICS_PORT: "0", LOG_LEVEL: "info", [EXIT_WITH_PARENT_ENV]: "1", ...env },
+    stdio: ["pipe", "pipe", "pipe"],
     detached: options.detached ?? false,
   });
   const logs: Array<Record<string, unknown>> = [];

@@ -22,5 +22,8 @@ export function createLogger(service: string, level: string, destination?: pino.
       return { traceId, spanId };
     },
   };
-  return destination ? pino(options, destination) : pino(options);
+  // Synchronous writes: nothing is buffered at exit, and a broken stdout (a supervisor that died,
+  // shared/local/service-process.ts) turns logging off. pino's default asynchronous stdout flushes at
+  // exit and retries a broken pipe forever, so such a process never exited.
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
 }

@@ -1,22 +1,22 @@
-// `valor export-checkpoints`: the weights of stored learner checkpoints (GridFS
-// bucket `checkpoints`, src/store/checkpoint-store.ts) as plain files, for
+// `valor export-checkpoints`: the weights of stored learner checkpoints
+// (src/store/checkpoint-store.ts) as plain files, for
 // tools outside the services (models/value trains on RL checkpoints):
 //
 //   <out>/<run>/step-<n>.bin   the params only: float32 little-endian, in the
 //                              layout of models/artifacts/weights.bin
 //   <out>/<run>/step-<n>.json  run_id, step, n_params, sha256 (of the .bin),
-//                              checkpoint_sha256 (of the stored file), adam_step
+//                              checkpoint_sha256 (of the stored checkpoint), adam_step
 //
 //   valor export-checkpoints --run r1 r2 --every 10 --out dir [--data-dir .valor/local | --mongodb-uri URI]
 //   valor export-checkpoints --config train.yaml --steps 10,20 --out dir   (that file's runs and database)
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { Binary, GridFSBucket, MongoClient, type Db, type GridFSFile, type ObjectId } from "mongodb";
+import { MongoClient } from "mongodb";
 import { ConfigError } from "../../../shared/config";
 import { startFerretDb, type FerretDb } from "../../../shared/local/ferretdb";
 import { loadTrainConfig } from "../../trainer/src/config";
-import type { CheckpointMeta } from "../src/store/checkpoint-store";
+import { CheckpointStore, type CheckpointMeta } from "../src/store/checkpoint-store";
 
 export interface ExportOptions {
   runs: readonly string[];
@@ -39,28 +39,12 @@ export interface ExportedCheckpoint {
   adam_step: number;
 }
 
-/** The newest upload of each step of a run, by step. */
-async function storedSteps(bucket: GridFSBucket, runId: string): Promise<Map<number, GridFSFile>> {
-  const files = await bucket.find({ "metadata.runId": runId }, { sort: { "metadata.step": 1, uploadDate: -1 } }).toArray();
-  const byStep = new Map<number, GridFSFile>();
-  for (const f of files) {
-    const step = (f.metadata as CheckpointMeta).step;
-    if (!byStep.has(step)) byStep.set(step, f);
-  }
-  return byStep;
-}
-
-function writeCheckpoint(file: GridFSFile, bytes: Buffer, out: string): ExportedCheckpoint {
-  const meta = file.metadata as CheckpointMeta;
-  const digest = createHash("sha256").update(bytes).digest("hex");
-  if (digest !== meta.sha256) throw new Error(`checkpoint ${file.filename} is corrupt: sha256 ${digest}, expected ${meta.sha256}`);
-  const n = meta.numParameters;
-  if (bytes.length !== 12 * n) throw new Error(`checkpoint ${file.filename}: ${bytes.length} bytes, expected 3 × 4 × ${n}`);
-  const params = bytes.subarray(0, 4 * n);
+function writeCheckpoint(meta: CheckpointMeta, bytes: Buffer, out: string): ExportedCheckpoint {
+  const params = bytes.subarray(0, 4 * meta.numParameters);
   const info: ExportedCheckpoint = {
     run_id: meta.runId,
     step: meta.step,
-    n_params: n,
+    n_params: meta.numParameters,
     sha256: createHash("sha256").update(params).digest("hex"),
     checkpoint_sha256: meta.sha256,
     adam_step: meta.adamStep,
@@ -72,53 +56,25 @@ function writeCheckpoint(file: GridFSFile, bytes: Buffer, out: string): Exported
   return info;
 }
 
-/**
- * Reads the files' chunks in one pass over the bucket's chunks collection and writes each
- * checkpoint once it is complete. (A GridFS download per file costs a scan of the whole
- * collection each on FerretDB, about 40 s per file with 300 checkpoints stored.)
- */
-async function exportFiles(db: Db, files: readonly GridFSFile[], out: string): Promise<ExportedCheckpoint[]> {
-  const pending = new Map<string, { file: GridFSFile; chunks: Uint8Array[]; left: number }>();
-  for (const file of files) {
-    const count = Math.ceil(file.length / file.chunkSize);
-    pending.set(file._id.toHexString(), { file, chunks: new Array<Uint8Array>(count), left: count });
-  }
-  const written = new Map<string, ExportedCheckpoint>();
-  const chunks = db.collection<{ files_id: ObjectId; n: number; data: Binary | Uint8Array }>("checkpoints.chunks");
-  for await (const chunk of chunks.find({ files_id: { $in: files.map((f) => f._id) } })) {
-    const id = chunk.files_id.toHexString();
-    const p = pending.get(id);
-    if (!p || p.chunks[chunk.n]) continue;
-    p.chunks[chunk.n] = chunk.data instanceof Binary ? chunk.data.buffer : chunk.data;
-    p.left -= 1;
-    if (p.left === 0) {
-      written.set(id, writeCheckpoint(p.file, Buffer.concat(p.chunks), out));
-      pending.delete(id);
-    }
-  }
-  const [incomplete] = pending.values();
-  if (incomplete) throw new Error(`checkpoint ${incomplete.file.filename}: ${incomplete.left} chunks missing`);
-  return files.map((f) => written.get(f._id.toHexString())!);
-}
-
 /** Writes the chosen checkpoints of every run; resolves with what was written, run by run, step by step. */
 export async function exportCheckpoints(o: ExportOptions): Promise<ExportedCheckpoint[]> {
   let ferret: FerretDb | undefined;
   if (!o.mongodbUri) ferret = await startFerretDb({ dataDir: path.join(o.dataDir, "ferretdb") });
   const mongo = new MongoClient(o.mongodbUri ?? ferret!.uri, { serverSelectionTimeoutMS: 10_000 });
   try {
-    const db = mongo.db(o.database);
-    const bucket = new GridFSBucket(db, { bucketName: "checkpoints" });
-    const files: GridFSFile[] = [];
+    const store = new CheckpointStore(mongo.db(o.database));
+    const chosen: CheckpointMeta[] = [];
     for (const run of o.runs) {
-      const stored = await storedSteps(bucket, run);
+      const stored = new Map((await store.list(run)).map((m) => [m.step, m]));
       if (stored.size === 0) throw new ConfigError([`--run ${run}: no checkpoints stored`]);
       const missing = o.steps?.filter((s) => !stored.has(s)) ?? [];
       if (missing.length > 0) throw new ConfigError([`--steps: run ${run} has no checkpoint of step ${missing.join(", ")} (stored: ${[...stored.keys()].join(", ")})`]);
-      const chosen = o.steps ? [...o.steps] : [...stored.keys()].filter((s) => s % o.every === 0);
-      files.push(...chosen.map((step) => stored.get(step)!));
+      const steps = o.steps ? [...o.steps] : [...stored.keys()].filter((s) => s % o.every === 0);
+      chosen.push(...steps.map((step) => stored.get(step)!));
     }
-    return await exportFiles(db, files, o.out);
+    const written: ExportedCheckpoint[] = [];
+    for (const meta of chosen) written.push(writeCheckpoint(meta, await store.bytes(meta), o.out));
+    return written;
   } finally {
     await mongo.close();
     await ferret?.stop();

@@ -21,6 +21,7 @@ runService("valor-learner", tracing, () => loadLearnerConfig(), async (config, l
     keep: config.LEARNER_CHECKPOINT_KEEP,
     onPruneError: (err) => logger.warn({ error: String(err) }, "could not delete old checkpoints; the next save retries"),
   });
+  await checkpoints.init();
   const resumed = await checkpoints.latest(config.LEARNER_RUN_ID);
   if (resumed && resumed.meta.numParameters !== model.manifest.n_params) {
     throw new Error(`checkpoint of run ${config.LEARNER_RUN_ID} has ${resumed.meta.numParameters} parameters; the model has ${model.manifest.n_params}`);

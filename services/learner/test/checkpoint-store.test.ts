@@ -1,4 +1,4 @@
-// The learner's GridFS checkpoints against a real database: retention keeps
+// The learner's checkpoints against a real database: retention keeps
 // exactly the newest N of a run (and only of that run), resume reads the newest.
 import assert from "node:assert/strict";
 import { after, before, it } from "node:test";
@@ -22,9 +22,12 @@ after(async () => {
 });
 
 const storedSteps = async (runId: string) =>
-  (await db.client.db(db.database).collection("checkpoints.files").find({ "metadata.runId": runId }).toArray()).map((f) => f.metadata!.step as number).sort((a, b) => a - b);
+  (await db.client.db(db.database).collection("checkpoints").find({ runId }).toArray()).map((d) => d.step as number).sort((a, b) => a - b);
 
-it("keeps the newest N checkpoints of the run, deletes the older ones with their chunks, and resumes from the newest", async () => {
+const partCollectionNames = async () =>
+  (await db.client.db(db.database).listCollections().toArray()).map((c) => c.name).filter((name) => name.startsWith("checkpoint_parts."));
+
+it("keeps the newest N checkpoints of the run, deletes the older ones with their parts, and resumes from the newest", async () => {
   const errors: unknown[] = [];
   const store = new CheckpointStore(db.client.db(db.database), { keep: 2, onPruneError: (e) => errors.push(e) });
   const other = new CheckpointStore(db.client.db(db.database));
@@ -33,12 +36,25 @@ it("keeps the newest N checkpoints of the run, deletes the older ones with their
   assert.deepEqual(errors, []);
   assert.deepEqual(await storedSteps("kept-run"), [4, 5]);
   assert.deepEqual(await storedSteps("other-run"), [1]);
-  const files = await db.client.db(db.database).collection("checkpoints.files").find().toArray();
-  const chunkOwners = await db.client.db(db.database).collection("checkpoints.chunks").distinct("files_id");
-  assert.deepEqual(chunkOwners.map(String).sort(), files.map((f) => String(f._id)).sort());
+  const checkpoints = await db.client.db(db.database).collection<{ _id: string; collection: string }>("checkpoints").find().toArray();
+  // Every stored part belongs to a listed checkpoint: the deleted ones' collections are gone.
+  assert.deepEqual((await partCollectionNames()).sort(), checkpoints.map((c) => c.collection).sort());
   const latest = await store.latest("kept-run");
   assert.equal(latest!.meta.step, 5);
   assert.deepEqual(latest!.state.params, state(5).params);
+});
+
+it("stores a checkpoint larger than one part in parts, and refuses one with a part missing", async () => {
+  const big = 100_000; // 1.2 MB: two parts
+  const fill = (k: number) => Float32Array.from({ length: big }, (_, i) => k + i);
+  const store = new CheckpointStore(db.client.db(db.database));
+  await store.save("big-run", { step: 1n, params: fill(0), adamM: fill(1), adamV: fill(2), adamStep: 1 }, undefined);
+  const loaded = await store.latest("big-run");
+  assert.deepEqual(loaded!.state.adamV, fill(2));
+  const [doc] = await db.client.db(db.database).collection<{ parts: number; collection: string }>("checkpoints").find({ runId: "big-run" }).toArray();
+  assert.equal(doc!.parts, 2);
+  await db.client.db(db.database).collection<{ _id: number }>(doc!.collection).deleteOne({ _id: 1 });
+  await assert.rejects(store.latest("big-run"), /part 1 of 2 is missing/);
 });
 
 it("keeps every checkpoint with keep 0", async () => {

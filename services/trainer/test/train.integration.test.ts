@@ -4,15 +4,18 @@
 // killed (it restarts with the initial weights), a crash between the
 // learner's answer and the step's record, and Ctrl-C between two steps.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import readline from "node:readline";
 import { after, before, describe, it } from "node:test";
 import { credentials } from "@grpc/grpc-js";
 import { ReplayServiceClient } from "../../../shared/gen/valor/replay/v1/replay.pb";
 import { ValueServiceClient } from "../../../shared/gen/valor/value/v1/value.pb";
 import { unary } from "../../../shared/grpc/client";
 import { startServiceProcess, type ServiceProcess } from "../../../shared/local/service-process";
+import { repoRoot } from "../../../shared/paths";
 import { openTestDatabase, type TestDatabase } from "../../../shared/testing/database";
 import { main as valor } from "../cli/valor";
 import { train } from "../cli/train-cli";
@@ -50,6 +53,20 @@ function config(runs: Array<Record<string, unknown>>, defaults: Record<string, u
     },
     runs,
   });
+}
+
+/** Resolves true once `pid` is gone, false after `timeoutMs`: these are not our children, so polling is all there is. */
+async function processGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return true;
+    }
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** Records what the controller reports, and runs a callback after chosen steps. */
@@ -276,6 +293,54 @@ describe("valor train, local mode", () => {
     } finally {
       delete process.env.VALOR_TEST_TOKEN;
       for (const p of processes.reverse()) await p.stop();
+    }
+  });
+
+  it("leaves no service behind when the controller is SIGKILLed, and the next valor train stops the leftover FerretDB and resumes", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "valor-train-kill-"));
+    const raw = {
+      services: { data_dir: dir, onnx_threads: 1 },
+      run_id: "grpo-killed",
+      algorithm: "grpo",
+      steps: 3,
+      prompts_per_step: 4,
+      seed: 3,
+      task: { train_prompts: 16, eval_prompts: 8, eval_samples: 1, eval_every: 0 },
+    };
+    const file = path.join(dir, "train.yaml");
+    fs.writeFileSync(file, JSON.stringify(raw)); // JSON is YAML
+    try {
+      // The controller in its own process (local mode: its own FerretDB), killed once step 1 is recorded.
+      const controller = spawn(process.execPath, [path.join(repoRoot(), "dist", "services", "trainer", "cli", "valor.js"), "train", "--config", file], {
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      const exited = new Promise((resolve) => controller.once("exit", resolve));
+      await new Promise<void>((resolve, reject) => {
+        readline.createInterface({ input: controller.stderr! }).on("line", (line) => /\bstep 1: reward/.test(line) && resolve());
+        void exited.then(() => reject(new Error("valor train exited before step 1")));
+      });
+      controller.kill("SIGKILL");
+      await exited;
+
+      const servicePids = fs
+        .readdirSync(path.join(dir, "logs"))
+        .flatMap((f) => fs.readFileSync(path.join(dir, "logs", f), "utf8").split("\n"))
+        .filter((l) => l.includes('"message":"listening"'))
+        .map((l) => (JSON.parse(l) as { pid: number }).pid);
+      assert.equal(servicePids.length, 4, "reward, baseline, rollout and learner were listening");
+      for (const pid of servicePids) assert.ok(await processGone(pid, 30_000), `service process ${pid} outlived the controller`);
+      const { ferretdb } = JSON.parse(fs.readFileSync(path.join(dir, "ferretdb", "ferretdb.pid"), "utf8")) as { ferretdb: number };
+      assert.ok(!(await processGone(ferretdb, 0)), "FerretDB is the one process left");
+
+      const seen = recorder();
+      const [run] = await train(parseTrainConfig(raw), { progress: seen.sink });
+      assert.ok(await processGone(ferretdb, 0), "the leftover FerretDB was stopped");
+      assert.equal(run!.status, "completed");
+      assert.equal(run!.completedSteps, 3);
+      assert.equal(run!.resumes, 1);
+      assert.ok(seen.steps.every((s) => s.step >= 2), `steps ${seen.steps.map((s) => s.step).join(",")}: step 1 was not repeated`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
