@@ -49,7 +49,7 @@ bench: setup build ## Benchmarks: in-process vs gRPC, printed side by side
 DEMO_CONFIG ?= services/trainer/configs/demo.yaml
 DEMO_REPORT ?= .valor/demo/report
 
-demo: setup build ## Six training runs on CPU (GRPO k=4/16, DAPO, PVPO, V0.5, ReVal), then their report (about 10 min)
+demo: setup build ## Six training runs on CPU (GRPO k=4/16, DAPO, PVPO, V0.5, ReVal), then their report (about 4 min)
 	node dist/services/trainer/cli/valor.js train --config $(DEMO_CONFIG)
 	node dist/services/trainer/cli/valor.js report --config $(DEMO_CONFIG) --reference demo-grpo-k16 --out $(DEMO_REPORT) \
 	  --title "Valor demo: six algorithms on the built-in arithmetic task"
