@@ -48,6 +48,17 @@ async function exited(pid: number, timeoutMs: number): Promise<boolean> {
   return true;
 }
 
+/** The pid file's contents; undefined when it is unreadable (a write cut short). */
+function readPidFile(file: string): { ferretdb: number; owner: number } | undefined {
+  try {
+    const r = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+    if (Number.isInteger(r.ferretdb) && Number.isInteger(r.owner)) return { ferretdb: r.ferretdb as number, owner: r.owner as number };
+  } catch {
+    // fall through
+  }
+  return undefined;
+}
+
 /**
  * A FerretDB left running on this folder by a process that died without stopping it
  * (a SIGKILLed `valor train`) is stopped before a new one starts: two servers must not share
@@ -56,7 +67,12 @@ async function exited(pid: number, timeoutMs: number): Promise<boolean> {
 async function stopLeftover(dataDir: string): Promise<void> {
   const file = path.join(dataDir, PID_FILE);
   if (!fs.existsSync(file)) return;
-  const { ferretdb, owner } = JSON.parse(fs.readFileSync(file, "utf8")) as { ferretdb: number; owner: number };
+  const recorded = readPidFile(file);
+  if (!recorded) {
+    fs.rmSync(file, { force: true });
+    return;
+  }
+  const { ferretdb, owner } = recorded;
   if (owner !== process.pid && alive(owner)) {
     throw new Error(`${dataDir} is in use by the FerretDB of process ${owner} (delete ${file} if that is wrong)`);
   }
