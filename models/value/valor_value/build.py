@@ -1,6 +1,6 @@
 """Entry point: data -> meta-training -> ONNX export -> goldens -> evaluation.
 
-    python -m valor_value.build [--regen-data] [--steps N] [--eval-only] [--skip-eval]
+    python -m valor_value.build [--regen-data] [--steps N] [--eval-only] [--skip-eval] [--no-context-noise]
 """
 from __future__ import annotations
 
@@ -27,9 +27,12 @@ ART = os.environ.get("VALOR_VALUE_ARTIFACTS", os.path.join(HERE, "artifacts"))
 WORK = os.environ.get("VALOR_VALUE_WORK", os.path.join(HERE, "work"))
 DATA = os.path.join(WORK, "episodes.npz")
 RL_DIR = os.path.join(WORK, "rl", "checkpoints")  # exported by build.sh (valor train + valor export-checkpoints)
-# Optional comparison row: a model trained without RL checkpoints (the previous release's
-# artifacts/value_model.pt, same recipe and seed), evaluated on the same held-out policies.
+# Optional comparison row: a model trained without RL checkpoints (the artifacts/value_model.pt of
+# two releases back, same seed, 8-rollout contexts), evaluated on the same held-out policies.
 SFT_ONLY = os.path.join(WORK, "value_model_sft_only.pt")
+# Optional comparison row: the same recipe without the context noise (train.CTX_*), i.e. trained on
+# 8-rollout context rates (the previous release's artifacts/value_model.pt, or build.py --no-context-noise).
+CLEAN_CONTEXT = os.path.join(WORK, "value_model_clean_context.pt")
 NET_KW = {"d": 64, "heads": 4, "layers": 3, "ff": 128}
 
 
@@ -76,6 +79,7 @@ def main():
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--skip-eval", action="store_true")
+    ap.add_argument("--no-context-noise", action="store_true", help="train on the 8-rollout context rates (train.CTX_*)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     os.makedirs(ART, exist_ok=True)
@@ -98,7 +102,8 @@ def main():
     pt = os.path.join(ART, "value_model.pt")
     onnx_path = os.path.join(ART, "value_model.onnx")
     if not a.eval_only:
-        net, rep = T.train(T.Episodes(ds, feats, tr), steps=a.steps, lr=a.lr, log=log, **NET_KW)
+        net, rep = T.train(T.Episodes(ds, feats, tr), steps=a.steps, lr=a.lr, context_noise=not a.no_context_noise,
+                           log=log, **NET_KW)
         torch.save({"config": {"n_feat": 16, **NET_KW}, "state_dict": net.state_dict()}, pt)
         X.export(net, onnx_path, log=log)
         rep.update({"n_params": n_params(net), "config": NET_KW, "train_policies": tr, "heldout_policies": te,
@@ -116,6 +121,8 @@ def main():
     fns = {"model": EV.model_fn(net), "model_no_context": EV.model_fn(net, no_context=True)}
     if os.path.exists(SFT_ONLY):
         fns["model_sft_only"] = EV.model_fn(load_net(SFT_ONLY))
+    if os.path.exists(CLEAN_CONTEXT):
+        fns["model_clean_context"] = EV.model_fn(load_net(CLEAN_CONTEXT))
     fns.update(EV.baselines(hist))
     t0 = time.time()
     res = EV.evaluate(fns, ds, feats, te_sft, hist)

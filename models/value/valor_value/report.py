@@ -11,7 +11,8 @@ NAMES = {"model": "**value model (task features)**", "global_mean": "global mean
          "model_no_context": "value model, context masked (ablation)", "knn_k8": "kNN k=8 (task features)", "knn_k16": "kNN k=16 (task features)",
          "model_minilm": "value model (MiniLM embedding)", "knn_minilm_k4": "kNN k=4 (MiniLM)",
          "knn_minilm_k8": "kNN k=8 (MiniLM)", "knn_minilm_k16": "kNN k=16 (MiniLM)",
-         "model_sft_only": "value model trained without RL checkpoints (previous release)"}
+         "model_sft_only": "value model trained without RL checkpoints (two releases back)",
+         "model_clean_context": "value model trained on 8-rollout contexts (previous release)"}
 
 
 def table(metrics, extra=None):
@@ -62,6 +63,12 @@ def main():
     L.append("")
     L.append(f"Model: {tr['n_params']} parameters, {tr['steps']} meta-training steps, "
              f"{tr['wall_s']:.0f} s on 1 CPU thread.")
+    cn = tr.get("context_noise")
+    if cn:
+        L.append(f"Training contexts as in the loop: {1 - cn['clean_fraction']:.0%} of them get k-rollout pass rates "
+                 f"(k = {cn['k_init']} for {cn['k_init_fraction']:.0%} of rows, else {cn['k_else']}; {cn['draw']}), "
+                 "the rest keep the 8-rollout rates; query targets are always the 8-rollout rates. The evaluation "
+                 "below uses 8-rollout contexts.")
     metrics = dict(ev["metrics"])
     emb = ev.get("embedding_alternative", {}).get("metrics", {})
     L += ["", "## Held-out SFT variants", ""] + table(metrics, emb)
@@ -70,12 +77,15 @@ def main():
     L.append("Global mean is a constant within a context, so its intra-context AUC is 0.5 by construction. "
              "Per-prompt history = the prompt's mean pass rate over the training policies (context mean "
              "when unseen); it ignores the current policy except through that fallback. The model trained "
-             "without RL checkpoints is the previous release's `value_model.pt` (same network, recipe and seed, "
-             "trained on the SFT-variant training policies only), present when `work/value_model_sft_only.pt` is.")
+             "without RL checkpoints is the `value_model.pt` of two releases back (same network and seed, "
+             "trained on the SFT-variant training policies only, on 8-rollout contexts), present when `work/value_model_sft_only.pt` is. "
+             "The model trained on 8-rollout contexts is the same recipe without the context noise (every context "
+             "row keeps its 8-rollout pass rate; the previous release), present when "
+             "`work/value_model_clean_context.pt` is.")
     if emb:
         L.append("")
         ea = ev["embedding_alternative"]
-        L.append("MiniLM rows: " + ea["features"] + f"; same network (input 384), same held-out split and loss, "
+        L.append("MiniLM rows: " + ea["features"] + f"; same network (input 384), same held-out split, loss and context noise, "
                  f"{ea['steps']} steps at lr {ea.get('lr', 1e-3)} (the exported task-feature model: {tr['steps']} steps at "
                  f"lr {tr['lr']}). Evaluation only; the exported model uses the 16 task features.")
     L.append("Within-level AUC: the same AUC computed separately among the queries of each level "
@@ -104,7 +114,7 @@ def reading(metrics, emb, metrics_rl):
              "are easier to rank than the SFT variants: RL moved the warm start only a little (same per-level "
              "order, mean pass rates in a narrow band).")
     if "model_sft_only" in metrics_rl["256"]:
-        L.append(f"- Training on RL checkpoints vs not (previous release, same recipe): on held-out RL checkpoints "
+        L.append(f"- Training on RL checkpoints vs not (the model of two releases back, trained on 8-rollout contexts): on held-out RL checkpoints "
                  f"AUC {r('256', 'model'):.3f} vs {r('256', 'model_sft_only'):.3f}, within-level "
                  f"{r('256', 'model', 'within_level_auc'):.3f} vs {r('256', 'model_sft_only', 'within_level_auc'):.3f}, "
                  f"Brier {r('256', 'model', 'brier'):.4f} vs {r('256', 'model_sft_only', 'brier'):.4f}, ECE "
@@ -113,6 +123,15 @@ def reading(metrics, emb, metrics_rl):
                  f"{g('256', 'model', 'brier'):.4f} vs {g('256', 'model_sft_only', 'brier'):.4f}. The model trained "
                  "without them already transferred to RL checkpoints; the RL data adds a small gain there and "
                  "costs nothing measurable on the SFT variants.")
+    if "model_clean_context" in metrics_rl["256"]:
+        L.append(f"- Context noise in training (k-rollout context rates, as in the loop) vs 8-rollout contexts "
+                 f"(previous release), evaluated here on 8-rollout contexts: held-out RL checkpoints AUC "
+                 f"{r('256', 'model'):.3f} vs {r('256', 'model_clean_context'):.3f}, Brier "
+                 f"{r('256', 'model', 'brier'):.4f} vs {r('256', 'model_clean_context', 'brier'):.4f}, ECE "
+                 f"{r('256', 'model', 'ece'):.4f} vs {r('256', 'model_clean_context', 'ece'):.4f}; SFT variants AUC "
+                 f"{g('256', 'model'):.3f} vs {g('256', 'model_clean_context'):.3f}, Brier "
+                 f"{g('256', 'model', 'brier'):.4f} vs {g('256', 'model_clean_context', 'brier'):.4f}, ECE "
+                 f"{g('256', 'model', 'ece'):.4f} vs {g('256', 'model_clean_context', 'ece'):.4f} (C=256).")
     L.append(f"- Per-prompt history has the higher AUC on both sets ({g('256', 'prompt_history'):.3f} SFT variants, "
              f"{r('256', 'prompt_history'):.3f} RL checkpoints at C=256) and clearly higher within a level "
              f"({g('256', 'prompt_history', 'within_level_auc'):.3f} vs {g('256', 'model', 'within_level_auc'):.3f}; "
