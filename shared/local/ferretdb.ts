@@ -8,6 +8,7 @@ import path from "node:path";
 import { MongoClient } from "mongodb";
 import { repoRoot } from "../paths";
 import { freePort } from "./ports";
+import { processAlive, waitForExit } from "./processes";
 
 export function ferretdbBinary(): string {
   const bin = process.env.FERRETDB_BIN ?? path.join(repoRoot(), ".tools", "bin", "ferretdb");
@@ -28,25 +29,6 @@ export interface FerretDb {
 
 /** In the data folder: the pids of its FerretDB and of the process that started it. */
 const PID_FILE = "ferretdb.pid";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** Resolves true once `pid` has exited, false at the deadline (it is not our child: polling is all there is). */
-async function exited(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (alive(pid)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return true;
-}
 
 /** The pid file's contents; undefined when it is unreadable (a write cut short). */
 function readPidFile(file: string): { ferretdb: number; owner: number } | undefined {
@@ -73,7 +55,7 @@ async function stopLeftover(dataDir: string): Promise<void> {
     return;
   }
   const { ferretdb, owner } = recorded;
-  if (owner !== process.pid && alive(owner)) {
+  if (owner !== process.pid && processAlive(owner)) {
     throw new Error(`${dataDir} is in use by the FerretDB of process ${owner} (delete ${file} if that is wrong)`);
   }
   // The pid may have been reused since: only a FerretDB serving this folder is ours to stop (Linux /proc).
@@ -85,9 +67,9 @@ async function stopLeftover(dataDir: string): Promise<void> {
   }
   if (cmdline.includes(`--state-dir=${dataDir}`)) {
     process.kill(ferretdb, "SIGTERM");
-    if (!(await exited(ferretdb, 10_000))) {
+    if (!(await waitForExit(ferretdb, 10_000))) {
       process.kill(ferretdb, "SIGKILL");
-      await exited(ferretdb, 5_000);
+      await waitForExit(ferretdb, 5_000);
     }
   }
   fs.rmSync(file, { force: true });

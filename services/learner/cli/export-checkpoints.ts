@@ -16,7 +16,7 @@ import { MongoClient } from "mongodb";
 import { ConfigError } from "../../../shared/config";
 import { startFerretDb, type FerretDb } from "../../../shared/local/ferretdb";
 import { loadTrainConfig } from "../../trainer/src/config";
-import { CheckpointStore, type CheckpointMeta } from "../src/store/checkpoint-store";
+import { CheckpointStore, type CheckpointMeta, type StoredCheckpoint } from "../src/store/checkpoint-store";
 
 export interface ExportOptions {
   runs: readonly string[];
@@ -63,9 +63,9 @@ export async function exportCheckpoints(o: ExportOptions): Promise<ExportedCheck
   const mongo = new MongoClient(o.mongodbUri ?? ferret!.uri, { serverSelectionTimeoutMS: 10_000 });
   try {
     const store = new CheckpointStore(mongo.db(o.database));
-    const chosen: CheckpointMeta[] = [];
+    const chosen: StoredCheckpoint[] = [];
     for (const run of o.runs) {
-      const stored = new Map((await store.list(run)).map((m) => [m.step, m]));
+      const stored = new Map((await store.list(run)).map((c) => [c.meta.step, c]));
       if (stored.size === 0) throw new ConfigError([`--run ${run}: no checkpoints stored`]);
       const missing = o.steps?.filter((s) => !stored.has(s)) ?? [];
       if (missing.length > 0) throw new ConfigError([`--steps: run ${run} has no checkpoint of step ${missing.join(", ")} (stored: ${[...stored.keys()].join(", ")})`]);
@@ -73,7 +73,7 @@ export async function exportCheckpoints(o: ExportOptions): Promise<ExportedCheck
       chosen.push(...steps.map((step) => stored.get(step)!));
     }
     const written: ExportedCheckpoint[] = [];
-    for (const meta of chosen) written.push(writeCheckpoint(meta, await store.bytes(meta), o.out));
+    for (const c of chosen) written.push(writeCheckpoint(c.meta, await c.bytes(), o.out));
     return written;
   } finally {
     await mongo.close();

@@ -44,6 +44,19 @@ it("keeps the newest N checkpoints of the run, deletes the older ones with their
   assert.deepEqual(latest!.state.params, state(5).params);
 });
 
+it("drops the parts of a save cut short before its document was written, on the run's next save", async () => {
+  const store = new CheckpointStore(db.client.db(db.database), { keep: 2, onPruneError: (e) => assert.fail(String(e)) });
+  await store.save("cut-run", state(1), undefined);
+  const [doc] = await db.client.db(db.database).collection<{ collection: string }>("checkpoints").find({ runId: "cut-run" }).toArray();
+  const orphan = `${doc!.collection.slice(0, doc!.collection.lastIndexOf(".") + 1)}orphan`;
+  await db.client.db(db.database).collection<{ _id: number; data: Buffer }>(orphan).insertOne({ _id: 0, data: Buffer.alloc(8) });
+  await store.save("cut-run", state(2), undefined);
+  const names = await partCollectionNames();
+  assert.ok(!names.includes(orphan), "the orphaned parts are dropped");
+  assert.ok(names.includes(doc!.collection), "a kept checkpoint's parts stay");
+  assert.equal((await store.latest("cut-run"))!.meta.step, 2);
+});
+
 it("stores a checkpoint larger than one part in parts, and refuses one with a part missing", async () => {
   const big = 100_000; // 1.2 MB: two parts
   const fill = (k: number) => Float32Array.from({ length: big }, (_, i) => k + i);

@@ -14,6 +14,7 @@ import { credentials } from "@grpc/grpc-js";
 import { ReplayServiceClient } from "../../../shared/gen/valor/replay/v1/replay.pb";
 import { ValueServiceClient } from "../../../shared/gen/valor/value/v1/value.pb";
 import { unary } from "../../../shared/grpc/client";
+import { processAlive, waitForExit } from "../../../shared/local/processes";
 import { startServiceProcess, type ServiceProcess } from "../../../shared/local/service-process";
 import { repoRoot } from "../../../shared/paths";
 import { openTestDatabase, type TestDatabase } from "../../../shared/testing/database";
@@ -53,20 +54,6 @@ function config(runs: Array<Record<string, unknown>>, defaults: Record<string, u
     },
     runs,
   });
-}
-
-/** Resolves true once `pid` is gone, false after `timeoutMs`: these are not our children, so polling is all there is. */
-async function processGone(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return true;
-    }
-    if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** Records what the controller reports, and runs a callback after chosen steps. */
@@ -328,13 +315,13 @@ describe("valor train, local mode", () => {
         .filter((l) => l.includes('"message":"listening"'))
         .map((l) => (JSON.parse(l) as { pid: number }).pid);
       assert.equal(servicePids.length, 4, "reward, baseline, rollout and learner were listening");
-      for (const pid of servicePids) assert.ok(await processGone(pid, 30_000), `service process ${pid} outlived the controller`);
+      for (const pid of servicePids) assert.ok(await waitForExit(pid, 30_000), `service process ${pid} outlived the controller`);
       const { ferretdb } = JSON.parse(fs.readFileSync(path.join(dir, "ferretdb", "ferretdb.pid"), "utf8")) as { ferretdb: number };
-      assert.ok(!(await processGone(ferretdb, 0)), "FerretDB is the one process left");
+      assert.ok(processAlive(ferretdb), "FerretDB is the one process left");
 
       const seen = recorder();
       const [run] = await train(parseTrainConfig(raw), { progress: seen.sink });
-      assert.ok(await processGone(ferretdb, 0), "the leftover FerretDB was stopped");
+      assert.ok(!processAlive(ferretdb), "the leftover FerretDB was stopped");
       assert.equal(run!.status, "completed");
       assert.equal(run!.completedSteps, 3);
       assert.equal(run!.resumes, 1);

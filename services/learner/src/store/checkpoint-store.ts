@@ -13,7 +13,9 @@
 // per run cost 0.45 s per deletion. Here a read reads only its own parts, and
 // deleting a checkpoint drops its collection.
 //
-// Retention: after a save, the run keeps its newest `keep` checkpoints (0: all).
+// Retention: after a save, the run keeps its newest `keep` checkpoints (0: all)
+// and drops every other parts collection of the run, including those of a save
+// cut short before its document was written.
 import { createHash, randomUUID } from "node:crypto";
 import { Binary, type Collection, type Db } from "mongodb";
 import { withDatabase } from "../../../../shared/mongo";
@@ -42,10 +44,16 @@ interface PartDoc {
   data: Binary | Uint8Array;
 }
 
+/** A stored checkpoint: its metadata, and its bytes (params, AdamW m, AdamW v) on demand, verified against the sha256. */
+export interface StoredCheckpoint {
+  meta: CheckpointMeta;
+  bytes(): Promise<Buffer>;
+}
+
 export interface CheckpointStoreOptions {
   /** Checkpoints kept per run, newest first; 0 keeps every one. */
   keep: number;
-  /** Called when older checkpoints could not be deleted (the new one is saved; the next save retries). */
+  /** Called when older checkpoints could not be deleted (the new one is saved; the next save deletes them). */
   onPruneError: (err: unknown) => void;
 }
 
@@ -80,8 +88,7 @@ export class CheckpointStore {
         lastResult,
       };
       const uuid = randomUUID();
-      // A hash: run ids may hold characters that collection names may not.
-      const collection = `checkpoint_parts.${createHash("sha256").update(runId).digest("hex").slice(0, 16)}.${uuid}`;
+      const collection = `${partsPrefix(runId)}${uuid}`;
       const parts: PartDoc[] = [];
       for (let start = 0; start < bytes.length; start += PART_BYTES) parts.push({ _id: parts.length, data: bytes.subarray(start, start + PART_BYTES) });
       await this.db.collection<PartDoc>(collection).insertMany(parts);
@@ -108,21 +115,12 @@ export class CheckpointStore {
   }
 
   /** The run's checkpoints, by step; of a step saved more than once, the newest. */
-  async list(runId: string): Promise<CheckpointMeta[]> {
+  async list(runId: string): Promise<StoredCheckpoint[]> {
     return withDatabase(async () => {
       const docs = await this.checkpoints.find({ runId }, { sort: NEWEST_FIRST }).toArray();
       const byStep = new Map<number, CheckpointDoc>();
       for (const d of docs) if (!byStep.has(d.step)) byStep.set(d.step, d);
-      return [...byStep.values()].reverse().map(metaOf);
-    });
-  }
-
-  /** A listed checkpoint's bytes (params, AdamW m, AdamW v), verified against its sha256. */
-  async bytes(meta: CheckpointMeta): Promise<Buffer> {
-    return withDatabase(async () => {
-      const doc = await this.checkpoints.findOne({ runId: meta.runId, step: meta.step, sha256: meta.sha256 });
-      if (!doc) throw new Error(`checkpoint of run ${meta.runId} step ${meta.step} is gone`);
-      return this.read(doc);
+      return [...byStep.values()].reverse().map((doc) => ({ meta: metaOf(doc), bytes: () => withDatabase(() => this.read(doc)) }));
     });
   }
 
@@ -140,14 +138,28 @@ export class CheckpointStore {
     return bytes;
   }
 
-  /** Deletes the run's checkpoints beyond the newest `keep`: the documents first, so a half-deleted one is never read. */
+  /**
+   * Deletes the run's checkpoints beyond the newest `keep`, the documents first (so a
+   * half-deleted one is never read), then drops every parts collection of the run that no
+   * document names. One learner owns a run and saves one checkpoint at a time, so no save
+   * of the run is in progress here.
+   */
   private async prune(runId: string): Promise<void> {
     if (this.options.keep === 0) return;
-    const old = await this.checkpoints.find({ runId }, { sort: NEWEST_FIRST, skip: this.options.keep, projection: { _id: 1, collection: 1 } }).toArray();
-    if (old.length === 0) return;
-    await this.checkpoints.deleteMany({ _id: { $in: old.map((d) => d._id) } });
-    for (const d of old) await this.db.collection(d.collection).drop();
+    const docs = await this.checkpoints.find({ runId }, { sort: NEWEST_FIRST, projection: { _id: 1, collection: 1 } }).toArray();
+    const old = docs.slice(this.options.keep);
+    if (old.length > 0) await this.checkpoints.deleteMany({ _id: { $in: old.map((d) => d._id) } });
+    const kept = new Set(docs.slice(0, this.options.keep).map((d) => d.collection));
+    const prefix = partsPrefix(runId);
+    for (const { name } of await this.db.listCollections({}, { nameOnly: true }).toArray()) {
+      if (name.startsWith(prefix) && !kept.has(name)) await this.db.collection(name).drop();
+    }
   }
+}
+
+/** The start of the run's parts collections' names (a hash: run ids may hold characters that collection names may not). */
+function partsPrefix(runId: string): string {
+  return `checkpoint_parts.${createHash("sha256").update(runId).digest("hex").slice(0, 16)}.`;
 }
 
 function metaOf(doc: CheckpointDoc): CheckpointMeta {
