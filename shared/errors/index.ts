@@ -6,7 +6,8 @@ export type ErrorKind =
   | "failed_precondition"
   | "not_found"
   | "unavailable"
-  | "deadline_exceeded";
+  | "deadline_exceeded"
+  | "resource_exhausted";
 
 export abstract class ValorError extends Error {
   abstract readonly kind: ErrorKind;
@@ -63,4 +64,22 @@ export class DeadlineExceededError extends ValorError {
     super(message);
     this.name = "DeadlineExceededError";
   }
+}
+
+/** A request would take more work or memory than a documented limit allows; `setting` names the limit. */
+export class ResourceExhaustedError extends ValorError {
+  readonly kind = "resource_exhausted";
+  readonly retryable = false;
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(`${message} (limit: ${setting})`);
+    this.name = "ResourceExhaustedError";
+  }
+}
+
+/** At most `max` characters of a caller's text, for error messages: statuses travel in size-limited trailers. */
+export function excerpt(text: string, max = 64): string {
+  return text.length <= max ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, max))}… (${text.length} characters)`;
 }

@@ -12,9 +12,42 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { InvalidArgumentError } from "../errors";
 import type { Logger } from "../telemetry/logger";
 import type { RpcMetrics } from "../telemetry/metrics";
 import { toStatus } from "./status";
+
+/**
+ * What a request that is not a valid protobuf message deserializes to. grpc-js
+ * answers a throwing deserializer with INTERNAL; the bound handlers answer
+ * this marker with INVALID_ARGUMENT instead, before any handler code runs.
+ */
+export class MalformedRequest {
+  constructor(readonly reason: string) {}
+}
+
+/** The definition with deserializers that return MalformedRequest instead of throwing. */
+export function tolerantDefinition<D extends ServiceDefinition>(definition: D): D {
+  const out: Record<string, MethodDefinition<unknown, unknown>> = {};
+  for (const [key, method] of Object.entries(definition) as [string, MethodDefinition<unknown, unknown>][]) {
+    out[key] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return method.requestDeserialize(bytes);
+        } catch (err) {
+          return new MalformedRequest(err instanceof Error ? err.message : String(err));
+        }
+      },
+    };
+  }
+  return out as D;
+}
+
+function malformedStatus(path: string, request: MalformedRequest) {
+  const type = path.slice(path.lastIndexOf("/") + 1);
+  return { code: status.INVALID_ARGUMENT, details: `the request body is not a valid ${type} request message: ${request.reason.slice(0, 200)}` };
+}
 
 export interface CallContext {
   /** Absolute deadline set by the client, if any. */
@@ -75,7 +108,7 @@ function instrument(
   /** Maps an error to a status (logging unexpected ones), records it, and returns it for the transport. */
   const fail = (err: unknown, method: string) => {
     const mapped = toStatus(err);
-    if (mapped.unexpected) {
+    if (mapped.unexpected && !controller.signal.aborted) {
       deps.logger.error({ err, method }, "unexpected error in handler");
     } else {
       deps.logger.debug({ method, code: status[mapped.code], details: mapped.details }, "request failed");
@@ -108,6 +141,10 @@ export function bindUnary<D extends ServiceDefinition>(
     impl[key] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
       const { ctx, finish, fail, expired } = instrument(call, labels, deps);
       if (expired) return callback(EXPIRED);
+      if (call.request instanceof MalformedRequest) {
+        finish(status.INVALID_ARGUMENT);
+        return callback(malformedStatus(method.path, call.request));
+      }
       handler(call.request, ctx).then(
         (response) => {
           finish(status.OK);
@@ -137,6 +174,10 @@ export function bindServerStream<Req, Res>(
   return (call) => {
     const { ctx, finish, fail, expired } = instrument(call as ServerWritableStream<unknown, unknown>, labels, deps);
     if (expired) return void call.emit("error", EXPIRED);
+    if ((call.request as unknown) instanceof MalformedRequest) {
+      finish(status.INVALID_ARGUMENT);
+      return void call.emit("error", malformedStatus(method.path, call.request as unknown as MalformedRequest));
+    }
     const write = (response: Res): Promise<void> => {
       if (ctx.signal.aborted || call.write(response)) return Promise.resolve();
       return new Promise((resolve) => {
@@ -172,7 +213,13 @@ export function bindClientStream<Req, Res>(
   return (call, callback) => {
     const { ctx, finish, fail, expired } = instrument(call as ServerReadableStream<unknown, unknown>, labels, deps);
     if (expired) return callback(EXPIRED);
-    handler(call as AsyncIterable<Req>, ctx).then(
+    const requests = async function* () {
+      for await (const message of call as AsyncIterable<Req | MalformedRequest>) {
+        if (message instanceof MalformedRequest) throw new InvalidArgumentError("", malformedStatus(method.path, message).details);
+        yield message;
+      }
+    };
+    handler(requests(), ctx).then(
       (response) => {
         finish(status.OK);
         callback(null, response);

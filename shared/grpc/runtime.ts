@@ -8,6 +8,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
 import { repoRoot } from "../paths";
 import { requireBearerToken } from "./auth";
+import { tolerantDefinition } from "./handlers";
 import type { Logger } from "../telemetry/logger";
 import { serveMetrics, type RpcMetrics } from "../telemetry/metrics";
 
@@ -87,7 +88,9 @@ export async function startService(opts: RuntimeOptions): Promise<RunningService
   });
   new ReflectionService(packageDefinition).addToServer(server);
 
-  for (const svc of opts.services) server.addService(svc.definition, requireBearerToken(svc.implementation, opts.authToken));
+  for (const svc of opts.services) {
+    server.addService(tolerantDefinition(svc.definition), requireBearerToken(svc.implementation, opts.authToken));
+  }
 
   const grpcPort = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${opts.grpcHost}:${opts.grpcPort}`, ServerCredentials.createInsecure(), (err, port) =>

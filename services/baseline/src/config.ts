@@ -15,6 +15,8 @@ export const baselineEnv = {
   BASELINE_COST_PER_ROLLOUT: numberVar(0.0039, 0, 1),
   BASELINE_V0_MIN_PER_PROMPT: intVar(2, 1, 4_096),
   BASELINE_V0_MAX_PER_PROMPT: intVar(128, 1, 65_536),
+  /** Most single-rollout steps of one PlanRollouts greedy allocation (bounds its time on the event loop). */
+  BASELINE_MAX_PLAN_STEPS: intVar(2_000_000, 1, 1_000_000_000),
 };
 
 export type BaselineConfig = ReturnType<typeof loadBaselineConfig>;

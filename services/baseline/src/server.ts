@@ -33,6 +33,7 @@ export function startBaselineServer(deps: BaselineServerDeps): Promise<RunningSe
       costPerRollout: config.BASELINE_COST_PER_ROLLOUT,
       minPerPrompt: config.BASELINE_V0_MIN_PER_PROMPT,
       maxPerPrompt: config.BASELINE_V0_MAX_PER_PROMPT,
+      maxPlanSteps: config.BASELINE_MAX_PLAN_STEPS,
     },
   });
   return startService({

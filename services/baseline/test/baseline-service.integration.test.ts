@@ -248,6 +248,16 @@ describe("reference statistics (PVPO)", () => {
     assert.equal((await getStats("run1-ref-v1", ["q"])).statistics[0]!.class, PromptClass.PROMPT_CLASS_HARD);
   });
 
+  it("refuses to activate a reference policy that never recorded rewards, and changes nothing", async () => {
+    const activate = (id: string) => unary(client.activateReferencePolicy.bind(client), { lineage: "run-unrecorded", referencePolicyId: id });
+    const err = await rejects(activate("ref-never-recorded"), status.FAILED_PRECONDITION);
+    assert.match(err.details, /ref-never-recorded/);
+    await rejects(
+      unary(client.getReferenceStatistics.bind(client), { reference: { $case: "lineage", value: "run-unrecorded" }, promptIds: ["q"], rewardScale: BINARY }),
+      status.NOT_FOUND,
+    );
+  });
+
   it("answers pvpo without statistics with FAILED_PRECONDITION", async () => {
     const err = await rejects(compute({ estimator: "pvpo", referencePolicyId: "ref-a", groups: [{ promptId: "nowhere", rewards: [1] }] }), status.FAILED_PRECONDITION);
     assert.match(err.details, /nowhere/);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { InvalidArgumentError } from "../../../shared/errors";
 import { DEFAULT_BUDGET_PARAMETERS, getBudgetPolicy, lookaheadTarget, v0Utility, type PlanGroup } from "../src/domain/budget";
 import { fusedMse } from "../src/domain/fusion";
@@ -26,6 +27,24 @@ describe("v05 one-step look-ahead", () => {
     assert.equal(lookaheadTarget(Infinity, 4, 1000, 1, 0.0039), 16);
     // binary scale: variance and cost both scale by 1/4
     assert.equal(lookaheadTarget(Infinity, 4, 1000, 0.25, 0.0039 * 0.25), 16);
+  });
+  it("the binary search finds exactly the target of the one-rollout-at-a-time look-ahead", () => {
+    const linear = (b: number, k: number, kMax: number, v: number, c: number) => {
+      let t = k;
+      while (t < kMax && fusedMse(b, v, t) - fusedMse(b, v, t + 1) > c) t++;
+      return t;
+    };
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.constant(Infinity), fc.constant(0), fc.double({ min: 1e-9, max: 4, noNaN: true })),
+        fc.integer({ min: 1, max: 64 }),
+        fc.integer({ min: 0, max: 512 }),
+        fc.constantFrom(1, 0.25),
+        fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.1, noNaN: true })),
+        (b, k, extra, v, c) => lookaheadTarget(b, k, k + extra, v, c) === linear(b, k, k + extra, v, c),
+      ),
+      { numRuns: 2_000 },
+    );
   });
   it("plans the full 16 for a prior at the wrong end (p̂ = 0, all correct)", () => {
     const { plans } = v05.plan([{ promptId: "p", rewards: [1, 1, 1, 1], prior: 0 }], SCALES.binary, DEFAULT_BUDGET_PARAMETERS);

@@ -83,10 +83,11 @@ describe("dapo", () => {
       [false, "all_wrong"],
       [false, "zero_spread"],
       [true, undefined],
-      [false, "all_correct"],
+      // verl keeps a group when `std > 0 or len == 1`.
+      [true, undefined],
     ]);
-    assert.deepEqual(out.summary.drops, { all_correct: 2, all_wrong: 1, zero_spread: 1 });
-    assert.equal(out.summary.groupsKept, 1);
+    assert.deepEqual(out.summary.drops, { all_correct: 1, all_wrong: 1, zero_spread: 1 });
+    assert.equal(out.summary.groupsKept, 2);
   });
   it("keeps a graded group with any spread even when its mean sits at an end of the scale's interior", () => {
     const [g] = run("dapo", [{ promptId: "p", rewards: [0.2, 0.3] }]).groups;
@@ -154,6 +155,15 @@ describe("v05 prior fusion", () => {
     }).groups;
     closeAll(plain!.advantages, [0.5, -0.5, -0.5, 0.5]);
     closeAll(normed!.advantages, [0.5, -0.5, -0.5, 0.5].map((a) => a / (Math.sqrt(1 / 3) + 1e-6)));
+  });
+  it("does not divide by eps when every reward agrees (the advantage stays r - b)", () => {
+    const [g] = computeBatch(getEstimator("v05"), [{ promptId: "p", rewards: [1, 1, 1, 1], prior: 0.8 }], SCALES.binary, {
+      ...DEFAULT_ESTIMATOR_OPTIONS,
+      v05NormalizeByStd: true,
+    }).groups;
+    const [plain] = run("v05", [{ promptId: "p", rewards: [1, 1, 1, 1], prior: 0.8 }]).groups;
+    closeAll(g!.advantages, plain!.advantages);
+    assert.ok(g!.advantages.every((a) => a > 0 && a < 1));
   });
   it("counts rejected priors in the batch summary", () => {
     const out = run(

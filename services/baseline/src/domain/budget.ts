@@ -6,7 +6,7 @@
 // - v0: V0's allocation: B_i in [min, max] greedily by the marginal utility of
 //   U(B, p) = B(1-p)[1 - (1-p)^(B-1)] under a total budget.
 import { Heap } from "heap-js";
-import { InvalidArgumentError } from "../../../../shared/errors";
+import { InvalidArgumentError, ResourceExhaustedError } from "../../../../shared/errors";
 import { fusePrior, fusedMse } from "./fusion";
 import type { Scale } from "./scale";
 
@@ -27,6 +27,23 @@ export interface BudgetParameters {
   totalBudget?: number;
   minPerPrompt: number;
   maxPerPrompt: number;
+  /**
+   * Most single-rollout allocation steps one plan may take (the batch cap's and
+   * v0's greedy loops run on the service's only thread); more is refused.
+   */
+  maxPlanSteps: number;
+}
+
+/** The setting that bounds maxPlanSteps, named in the refusal. */
+export const MAX_PLAN_STEPS_SETTING = "BASELINE_MAX_PLAN_STEPS";
+
+function checkSteps(steps: number, params: BudgetParameters, what: string): void {
+  if (steps > params.maxPlanSteps) {
+    throw new ResourceExhaustedError(
+      `${MAX_PLAN_STEPS_SETTING}=${params.maxPlanSteps}`,
+      `this plan needs up to ${steps} allocation steps (${what}); split the batch or lower the budget`,
+    );
+  }
 }
 
 export const DEFAULT_BUDGET_PARAMETERS: BudgetParameters = {
@@ -35,6 +52,7 @@ export const DEFAULT_BUDGET_PARAMETERS: BudgetParameters = {
   costPerRollout: 0.0039,
   minPerPrompt: 2,
   maxPerPrompt: 128,
+  maxPlanSteps: 2_000_000,
 };
 
 export type PlanReason =
@@ -69,13 +87,22 @@ export interface BudgetPolicy {
   plan(groups: readonly PlanGroup[], scale: Scale, params: BudgetParameters): BatchPlan;
 }
 
-/** Extra rollouts worth their cost for one prompt whose prior has squared bias biasSq, from k rollouts. */
+/**
+ * Extra rollouts worth their cost for one prompt whose prior has squared bias
+ * biasSq, from k rollouts: the first target in [k, kMax] whose next rollout
+ * lowers the MSE by no more than the cost. The reduction falls strictly as the
+ * target grows, so a binary search finds it in O(log kMax) whatever the cost.
+ */
 export function lookaheadTarget(biasSq: number, k: number, kMax: number, maxVariance: number, cost: number): number {
-  let target = k;
-  while (target < kMax && fusedMse(biasSq, maxVariance, target) - fusedMse(biasSq, maxVariance, target + 1) > cost) {
-    target++;
+  const worthIt = (t: number) => fusedMse(biasSq, maxVariance, t) - fusedMse(biasSq, maxVariance, t + 1) > cost;
+  let lo = k;
+  let hi = Math.max(k, kMax);
+  while (lo < hi) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    if (worthIt(mid)) lo = mid + 1;
+    else hi = mid;
   }
-  return Math.max(target, k);
+  return lo;
 }
 
 function finish(plans: RolloutPlan[], budgetBinding: boolean): BatchPlan {
@@ -120,6 +147,7 @@ const v05: BudgetPolicy = {
     const cap = params.maxExtraRollouts;
     const wanted = plans.reduce((s, p) => s + p.extraRollouts, 0);
     if (cap === undefined || wanted <= cap) return finish(plans, false);
+    checkSteps(cap, params, "max_extra_rollouts");
 
     // Over the cap: top-ups to k_init come first (in batch order), then single
     // rollouts go to the largest MSE reductions. Each prompt's reductions shrink
@@ -176,6 +204,7 @@ const v0: BudgetPolicy = {
         `must be at least min_per_prompt × groups = ${params.minPerPrompt} × ${groups.length} = ${floor}, got ${total}`,
       );
     }
+    checkSteps(Math.min(total - floor, groups.length * Math.max(0, params.maxPerPrompt - params.minPerPrompt)), params, "total_budget spread over the groups");
     const alloc = groups.map(() => params.minPerPrompt);
     type Step = { index: number; gain: number };
     const gainAt = (i: number) => v0Utility(alloc[i]! + 1, groups[i]!.prior!) - v0Utility(alloc[i]!, groups[i]!.prior!);

@@ -66,8 +66,9 @@ function groupMeanAdvantages(group: Group, normalize: boolean, epsilon: number):
   return { promptId: group.promptId, baseline: mean, advantages, mean, std };
 }
 
+/** verl's dynamic-sampling filter keeps a group when `std > 0 or len == 1`. */
 function dropReason(rewards: readonly number[], scale: Scale): DropReason | undefined {
-  if (!allEqual(rewards)) return undefined;
+  if (rewards.length === 1 || !allEqual(rewards)) return undefined;
   if (rewards[0] === scale.max) return "all_correct";
   if (rewards[0] === scale.min) return "all_wrong";
   return "zero_spread";
@@ -139,8 +140,10 @@ const estimators: Estimator[] = [
     compute: (group, scale, options) => {
       const fusion = fusePrior(group.rewards, group.prior!, scale);
       const { mean, std } = meanAndStd(group.rewards);
-      // A group of one has no spread to normalise by (verl's convention: std 1).
-      const divisor = options.v05NormalizeByStd && group.rewards.length > 1 ? std + options.stdEpsilon : 1;
+      // A group of one, or one whose rewards all agree, has no spread to normalise
+      // by (verl's convention for one: std 1); dividing r - b by eps would blow
+      // a prior-based advantage up by 1/eps.
+      const divisor = options.v05NormalizeByStd && group.rewards.length > 1 && std > 0 ? std + options.stdEpsilon : 1;
       return {
         promptId: group.promptId,
         baseline: fusion.baseline,

@@ -255,6 +255,7 @@ export function createBaselineHandlers(deps: BaselineDeps): UnaryHandlers<typeof
         totalBudget: p?.totalBudget,
         minPerPrompt,
         maxPerPrompt,
+        maxPlanSteps: d.maxPlanSteps,
       };
       const plan = policy.plan(
         request.groups.map((g) => ({ promptId: g.promptId, rewards: g.rewards, prior: g.prior?.passRate })),

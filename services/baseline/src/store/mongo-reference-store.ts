@@ -16,6 +16,12 @@
 // Collection `reference_activations`: one document per activation of a
 // reference policy in a lineage; the latest is the active one, the earlier ones
 // are superseded but kept, and so are their statistics.
+//
+// Collection `reference_policies`: one document per reference policy that has
+// recorded rewards (_id = its id, inserted before its first ledger entry), so
+// activating a policy that never recorded anything is refused by an _id lookup
+// (FerretDB v1 indexes nothing else).
+import { FailedPreconditionError } from "../../../../shared/errors";
 import type { Collection, Db } from "mongodb";
 import { isDuplicateKey, withDatabase } from "../../../../shared/mongo";
 import type { RecordResult, ReferenceStatistics, ReferenceStore, ReferenceTally } from "../domain/reference";
@@ -43,11 +49,13 @@ const ledgerId = (referencePolicyId: string, promptId: string, batchId: string) 
 export class MongoReferenceStore implements ReferenceStore {
   private readonly ledger: Collection<LedgerDoc>;
   private readonly activations: Collection<ActivationDoc>;
+  private readonly policies: Collection<{ _id: string; firstRecordedAt: Date }>;
   private indexes: Promise<void> | undefined;
 
   constructor(db: Db) {
     this.ledger = db.collection<LedgerDoc>("reference_rewards");
     this.activations = db.collection<ActivationDoc>("reference_activations");
+    this.policies = db.collection("reference_policies");
   }
 
   /** Creates the indexes once; a failure (e.g. database down) is retried on the next call. */
@@ -74,6 +82,11 @@ export class MongoReferenceStore implements ReferenceStore {
       await this.ensureIndexes();
       const result: RecordResult = { applied: 0, alreadyApplied: 0 };
       const recordedAt = new Date();
+      try {
+        await this.policies.insertOne({ _id: referencePolicyId, firstRecordedAt: recordedAt }, { timeoutMS: timeoutMs });
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+      }
       let next = 0;
       const worker = async () => {
         while (next < tallies.length) {
@@ -126,6 +139,9 @@ export class MongoReferenceStore implements ReferenceStore {
   async activate(lineage: string, referencePolicyId: string, timeoutMs?: number): Promise<string> {
     return withDatabase(async () => {
       await this.ensureIndexes();
+      if (!(await this.policies.findOne({ _id: referencePolicyId }, { timeoutMS: timeoutMs }))) {
+        throw new FailedPreconditionError(`reference policy ${JSON.stringify(referencePolicyId)} has no recorded rewards: call RecordReferenceRewards first`);
+      }
       const [current, previous] = await this.latest(lineage, 2, timeoutMs);
       // Already active: nothing changes; report what it superseded.
       if (current?.referencePolicyId === referencePolicyId) return previous?.referencePolicyId ?? "";
