@@ -256,22 +256,23 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
 
   withFilters(program.command("query").description("list trajectories matching a filter"))
     .option("-l, --limit <n>", "rows", "20")
-    .option("--after-seq <n>", "only seq > n (paging)")
+    .option("--start-seq <n>", "only seq >= n (paging)")
     .option("--json", "JSON lines (full trajectories)")
-    .action(async (o: FilterOptions & { limit: string; afterSeq?: string; json?: boolean }) => {
+    .action(async (o: FilterOptions & { limit: string; startSeq?: string; json?: boolean }) => {
       const res = await unary(
         c().query.bind(c()),
         {
           filter: filterFrom(o),
           view: o.json ? View.VIEW_FULL : View.VIEW_METADATA,
           limit: Number(o.limit),
-          afterSeq: o.afterSeq === undefined ? 0n : BigInt(o.afterSeq),
+          afterSeq: 0n,
+          startSeq: o.startSeq === undefined ? 0n : BigInt(o.startSeq),
         },
         deadlineMs,
       );
       if (o.json) return io.out(res.trajectories.map((t) => JSON.stringify(StoredTrajectory.toJSON(t))).join("\n") + (res.trajectories.length ? "\n" : ""));
       io.out(trajectoryRows(res.trajectories));
-      if (res.hasMore) io.out(`more: --after-seq ${res.nextAfterSeq}\n`);
+      if (res.hasMore) io.out(`more: --start-seq ${res.nextStartSeq}\n`);
     });
 
   program

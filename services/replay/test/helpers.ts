@@ -37,16 +37,16 @@ export function api(client: ReplayServiceClient) {
     /** Every trajectory of the run (paging through Query). */
     all: async (runId: string, scope = Scope.SCOPE_ALL): Promise<StoredTrajectory[]> => {
       const out: StoredTrajectory[] = [];
-      let afterSeq = 0n;
+      let startSeq = 0n;
       for (;;) {
         const page = await unary(
           client.query.bind(client),
-          { filter: { runId, scope, promptId: "", groupId: "" }, view: View.VIEW_SUMMARY, limit: 10_000, afterSeq },
+          { filter: { runId, scope, promptId: "", groupId: "" }, view: View.VIEW_SUMMARY, limit: 10_000, afterSeq: 0n, startSeq },
           30_000,
         );
         out.push(...page.trajectories);
         if (!page.hasMore) return out;
-        afterSeq = page.nextAfterSeq;
+        startSeq = page.nextStartSeq;
       }
     },
   };

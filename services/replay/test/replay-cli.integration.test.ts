@@ -54,7 +54,7 @@ describe("valor replay", () => {
     const q = await run("query", "--run", "cli", "--scope", "all", "--limit", "5");
     assert.equal(q.out.trim().split("\n").length, 2 + 5 + 1);
     assert.match(q.out, /evicted/);
-    assert.match(q.out, /more: --after-seq 4/);
+    assert.match(q.out, /more: --start-seq 5/);
     const s = await run("sample", "--run", "cli", "-n", "3", "--seed", "5", "--json");
     assert.equal(s.out.trim().split("\n").length, 3);
     assert.equal(JSON.parse(s.out.split("\n")[0]!).reuseCount, 1);

@@ -23,7 +23,7 @@ let client: ReplayServiceClient;
 let r: ReturnType<typeof api>;
 
 const filter = (f: Partial<Filter>): Filter => ({ runId: "", scope: Scope.SCOPE_UNSPECIFIED, promptId: "", groupId: "", ...f });
-const query = (req: Partial<QueryRequest>) => unary(client.query.bind(client), { view: View.VIEW_UNSPECIFIED, limit: 0, afterSeq: 0n, ...req });
+const query = (req: Partial<QueryRequest>) => unary(client.query.bind(client), { view: View.VIEW_UNSPECIFIED, limit: 0, afterSeq: 0n, startSeq: 0n, ...req });
 
 before(async () => {
   db = await openTestDatabase();
@@ -173,6 +173,19 @@ describe("stats, query, export", () => {
     assert.deepEqual(p1.trajectories[0]!.trajectory!.responseTokenIds, []);
     const p3 = await query({ filter: filter({ runId: "q" }), limit: 25, afterSeq: 49n });
     assert.deepEqual([p3.trajectories.length, p3.hasMore], [10, false]);
+    // Paging one row at a time visits every row once: the first row has seq 0,
+    // which after_seq cannot continue from (it used to repeat forever).
+    const seen: bigint[] = [];
+    let startSeq = 0n;
+    for (let pages = 0; pages < 100; pages++) {
+      const page = await query({ filter: filter({ runId: "q" }), limit: 1, view: View.VIEW_SUMMARY, startSeq });
+      seen.push(...page.trajectories.map((t) => t.seq));
+      if (!page.hasMore) break;
+      assert.ok(page.nextStartSeq > startSeq, "the cursor moves forward");
+      startSeq = page.nextStartSeq;
+    }
+    assert.equal(seen.length, 60);
+    assert.equal(new Set(seen).size, 60);
     const summary = await query({ filter: filter({ runId: "q" }), limit: 1, view: View.VIEW_SUMMARY });
     assert.equal(summary.trajectories[0]!.trajectory, undefined);
   });

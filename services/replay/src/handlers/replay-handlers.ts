@@ -144,13 +144,15 @@ export function createReplayHandlers(deps: ReplayDeps): UnaryHandlers<Unary> & {
       if (limit > limits.maxQueryLimit) {
         throw new InvalidArgumentError("limit", `must be at most ${limits.maxQueryLimit} (REPLAY_MAX_QUERY_LIMIT), got ${limit}`);
       }
-      const afterSeq = request.afterSeq === 0n ? -1 : safeNumber(request.afterSeq, "after_seq");
+      const afterSeq =
+        request.startSeq !== 0n ? safeNumber(request.startSeq, "start_seq") - 1 : request.afterSeq === 0n ? -1 : safeNumber(request.afterSeq, "after_seq");
       const r = await manager.query(runId, scope, filter, afterSeq, limit);
       const last = r.records[r.records.length - 1];
       return {
         trajectories: r.records.map((x) => toStored(x, view)),
         hasMore: r.hasMore,
         nextAfterSeq: r.hasMore && last ? BigInt(last.seq) : 0n,
+        nextStartSeq: r.hasMore && last ? BigInt(last.seq) + 1n : 0n,
       };
     },
 

@@ -370,15 +370,26 @@ export interface QueryRequest {
   view: View;
   /** 1 to REPLAY_MAX_QUERY_LIMIT; 0 = 100. */
   limit: number;
-  /** Only trajectories with seq > after_seq (the previous page's next_after_seq). */
+  /**
+   * Only trajectories with seq > after_seq (the previous page's next_after_seq);
+   * 0 means from the first. Prefer start_seq: a page that ends at seq 0 cannot
+   * be continued with after_seq.
+   */
   afterSeq: bigint;
+  /**
+   * Only trajectories with seq >= start_seq (the previous page's
+   * next_start_seq). When non-zero it takes precedence over after_seq.
+   */
+  startSeq: bigint;
 }
 
 export interface QueryResponse {
   trajectories: StoredTrajectory[];
-  /** True when more trajectories match: ask again with after_seq = next_after_seq. */
+  /** True when more trajectories match: ask again with start_seq = next_start_seq. */
   hasMore: boolean;
   nextAfterSeq: bigint;
+  /** The last returned seq + 1 when has_more (never 0 then), else 0. */
+  nextStartSeq: bigint;
 }
 
 export interface ExportRequest {
@@ -3117,7 +3128,7 @@ export const Filter: MessageFns<Filter> = {
 };
 
 function createBaseQueryRequest(): QueryRequest {
-  return { filter: undefined, view: 0, limit: 0, afterSeq: 0n };
+  return { filter: undefined, view: 0, limit: 0, afterSeq: 0n, startSeq: 0n };
 }
 
 export const QueryRequest: MessageFns<QueryRequest> = {
@@ -3136,6 +3147,12 @@ export const QueryRequest: MessageFns<QueryRequest> = {
         throw new globalThis.Error("value provided for field message.afterSeq of type uint64 too large");
       }
       writer.uint32(32).uint64(message.afterSeq);
+    }
+    if (message.startSeq !== 0n) {
+      if (BigInt.asUintN(64, message.startSeq) !== message.startSeq) {
+        throw new globalThis.Error("value provided for field message.startSeq of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.startSeq);
     }
     return writer;
   },
@@ -3185,6 +3202,14 @@ export const QueryRequest: MessageFns<QueryRequest> = {
             message.afterSeq = reader.uint64() as bigint;
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.startSeq = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3207,6 +3232,11 @@ export const QueryRequest: MessageFns<QueryRequest> = {
         : isSet(object.after_seq)
         ? BigInt(object.after_seq)
         : 0n,
+      startSeq: isSet(object.startSeq)
+        ? BigInt(object.startSeq)
+        : isSet(object.start_seq)
+        ? BigInt(object.start_seq)
+        : 0n,
     };
   },
 
@@ -3224,6 +3254,9 @@ export const QueryRequest: MessageFns<QueryRequest> = {
     if (message.afterSeq !== 0n) {
       obj.afterSeq = message.afterSeq.toString();
     }
+    if (message.startSeq !== 0n) {
+      obj.startSeq = message.startSeq.toString();
+    }
     return obj;
   },
 
@@ -3238,12 +3271,13 @@ export const QueryRequest: MessageFns<QueryRequest> = {
     message.view = object.view ?? 0;
     message.limit = object.limit ?? 0;
     message.afterSeq = (object.afterSeq !== undefined && object.afterSeq !== null) ? BigInt(object.afterSeq) : 0n;
+    message.startSeq = (object.startSeq !== undefined && object.startSeq !== null) ? BigInt(object.startSeq) : 0n;
     return message;
   },
 };
 
 function createBaseQueryResponse(): QueryResponse {
-  return { trajectories: [], hasMore: false, nextAfterSeq: 0n };
+  return { trajectories: [], hasMore: false, nextAfterSeq: 0n, nextStartSeq: 0n };
 }
 
 export const QueryResponse: MessageFns<QueryResponse> = {
@@ -3259,6 +3293,12 @@ export const QueryResponse: MessageFns<QueryResponse> = {
         throw new globalThis.Error("value provided for field message.nextAfterSeq of type uint64 too large");
       }
       writer.uint32(24).uint64(message.nextAfterSeq);
+    }
+    if (message.nextStartSeq !== 0n) {
+      if (BigInt.asUintN(64, message.nextStartSeq) !== message.nextStartSeq) {
+        throw new globalThis.Error("value provided for field message.nextStartSeq of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.nextStartSeq);
     }
     return writer;
   },
@@ -3300,6 +3340,14 @@ export const QueryResponse: MessageFns<QueryResponse> = {
             message.nextAfterSeq = reader.uint64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.nextStartSeq = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3327,6 +3375,11 @@ export const QueryResponse: MessageFns<QueryResponse> = {
         : isSet(object.next_after_seq)
         ? BigInt(object.next_after_seq)
         : 0n,
+      nextStartSeq: isSet(object.nextStartSeq)
+        ? BigInt(object.nextStartSeq)
+        : isSet(object.next_start_seq)
+        ? BigInt(object.next_start_seq)
+        : 0n,
     };
   },
 
@@ -3341,6 +3394,9 @@ export const QueryResponse: MessageFns<QueryResponse> = {
     if (message.nextAfterSeq !== 0n) {
       obj.nextAfterSeq = message.nextAfterSeq.toString();
     }
+    if (message.nextStartSeq !== 0n) {
+      obj.nextStartSeq = message.nextStartSeq.toString();
+    }
     return obj;
   },
 
@@ -3353,6 +3409,9 @@ export const QueryResponse: MessageFns<QueryResponse> = {
     message.hasMore = object.hasMore ?? false;
     message.nextAfterSeq = (object.nextAfterSeq !== undefined && object.nextAfterSeq !== null)
       ? BigInt(object.nextAfterSeq)
+      : 0n;
+    message.nextStartSeq = (object.nextStartSeq !== undefined && object.nextStartSeq !== null)
+      ? BigInt(object.nextStartSeq)
       : 0n;
     return message;
   },
