@@ -25,6 +25,10 @@ export interface FerretDb {
   restart(): Promise<void>;
   /** Stops the server and deletes its data. */
   destroy(): Promise<void>;
+  /** Calls listener whenever the server exits without stop() (a crash or a kill); supervisors restart it. */
+  onUnexpectedExit(listener: (code: number | null, signal: NodeJS.Signals | null) => void): void;
+  /** Fault drills and tests: SIGKILL the server. */
+  kill(): void;
 }
 
 /** In the data folder: the pids of its FerretDB and of the process that started it. */
@@ -103,6 +107,8 @@ export async function startFerretDb(options: { dataDir?: string; port?: number; 
   const uri = `mongodb://127.0.0.1:${port}/`;
   let child: ChildProcess | undefined;
   let stderr = "";
+  let stopping = false;
+  const exitListeners: Array<(code: number | null, signal: NodeJS.Signals | null) => void> = [];
 
   const launch = async () => {
     stderr = "";
@@ -122,6 +128,10 @@ export async function startFerretDb(options: { dataDir?: string; port?: number; 
     child.stderr!.on("data", (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-4000);
     });
+    const launched = child;
+    launched.once("exit", (code, signal) => {
+      if (!stopping && launched === child) for (const listener of exitListeners) listener(code, signal);
+    });
     fs.writeFileSync(pidFile, JSON.stringify({ ferretdb: child.pid, owner: process.pid }));
     try {
       await waitForPing(uri, child, options.startTimeoutMs ?? 20_000);
@@ -134,10 +144,12 @@ export async function startFerretDb(options: { dataDir?: string; port?: number; 
   const stop = async () => {
     const c = child;
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    stopping = true;
     await new Promise<void>((resolve) => {
       c.once("exit", () => resolve());
       c.kill("SIGTERM");
     });
+    stopping = false;
     fs.rmSync(pidFile, { force: true });
   };
 
@@ -155,5 +167,7 @@ export async function startFerretDb(options: { dataDir?: string; port?: number; 
       await stop();
       if (!options.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
+    onUnexpectedExit: (listener) => void exitListeners.push(listener),
+    kill: () => void child?.kill("SIGKILL"),
   };
 }

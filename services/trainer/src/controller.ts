@@ -22,6 +22,8 @@ import { LossAggregation, StepRequest, StepResponse, Trajectory as LearnerTrajec
 import type { Trajectory as ReplayTrajectory } from "../../../shared/gen/valor/replay/v1/replay.pb";
 import type { Sample } from "../../../shared/gen/valor/rollout/v1/rollout.pb";
 import { unary } from "../../../shared/grpc/client";
+import { ValorError } from "../../../shared/errors";
+import { toDomainError } from "../../../shared/mongo";
 import { groupMeanRewards } from "../../../shared/training/rewards";
 import type { ServiceClients } from "./clients";
 import { configFingerprint, type RunConfig } from "./config";
@@ -83,7 +85,10 @@ export class InterruptedError extends Error {
   }
 }
 
-const isRetryable = (err: unknown) => typeof (err as ServiceError)?.code === "number" && RETRYABLE.has((err as ServiceError).code);
+/** A transient gRPC status, or the run store's database briefly away (e.g. the local FerretDB restarting). */
+const isRetryable = (err: unknown) =>
+  (typeof (err as ServiceError)?.code === "number" && RETRYABLE.has((err as ServiceError).code)) ||
+  (toDomainError(err) instanceof ValorError && (toDomainError(err) as ValorError).retryable);
 
 export class TrainingRun {
   private readonly recipe: Recipe;

@@ -3,6 +3,8 @@
 // long as the stack; each run gets its own rollout and learner (they hold that
 // run's policy). A service that dies is started again on the same port, so the
 // controller's clients reconnect; the learner then resumes from its checkpoint.
+// The local FerretDB is supervised the same way: a crashed database comes back
+// on the same port and data folder, and the services' drivers reconnect.
 import fs from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
@@ -23,6 +25,8 @@ export interface LocalStackOptions {
 }
 
 type ServiceName = "reward" | "baseline" | "value" | "replay" | "rollout" | "learner";
+/** What the stack supervises: the services and its own database. */
+type SupervisedName = ServiceName | "mongodb";
 
 /** A service process that is started again on the same port when it dies unexpectedly. */
 class SupervisedService {
@@ -82,15 +86,25 @@ class SupervisedService {
 
 export class LocalStack {
   private runServices: { rollout: SupervisedService; learner: SupervisedService } | undefined;
+  private databaseRestart: Promise<void> | undefined;
+  private stopping = false;
 
   private constructor(
     private readonly options: LocalStackOptions,
     private readonly ferret: FerretDb | undefined,
     readonly mongodbUri: string,
     private readonly shared: Partial<Record<ServiceName, SupervisedService>>,
-    private readonly ctx: { logDir: string; logger: Logger; onRestart: (name: ServiceName) => void },
-    private readonly restartCounts: ReadonlyMap<ServiceName, number>,
-  ) {}
+    private readonly ctx: { logDir: string; logger: Logger; onRestart: (name: SupervisedName) => void },
+    private readonly restartCounts: ReadonlyMap<SupervisedName, number>,
+  ) {
+    ferret?.onUnexpectedExit((code, signal) => {
+      if (this.stopping) return;
+      ctx.onRestart("mongodb");
+      ctx.logger.warn({ code, signal }, "the local FerretDB exited; starting it again");
+      this.databaseRestart = ferret.restart().finally(() => (this.databaseRestart = undefined));
+      this.databaseRestart.catch((err: unknown) => ctx.logger.error({ err: String(err) }, "FerretDB restart failed"));
+    });
+  }
 
   static async start(options: LocalStackOptions): Promise<LocalStack> {
     const logDir = path.join(options.dataDir, "logs");
@@ -100,8 +114,8 @@ export class LocalStack {
     const mongoEnv = { MONGODB_URI: mongodbUri, MONGODB_DATABASE: options.database };
     const threads = String(options.onnxThreads);
     const shared: Partial<Record<ServiceName, SupervisedService>> = {};
-    const restarts = new Map<ServiceName, number>();
-    const ctx = { logDir, logger: options.logger, onRestart: (name: ServiceName) => restarts.set(name, (restarts.get(name) ?? 0) + 1) };
+    const restarts = new Map<SupervisedName, number>();
+    const ctx = { logDir, logger: options.logger, onRestart: (name: SupervisedName) => restarts.set(name, (restarts.get(name) ?? 0) + 1) };
     try {
       const starts: Array<Promise<void>> = [
         SupervisedService.start("reward", { REWARD_HTTP_PORT: "-1" }, ctx).then((s) => void (shared.reward = s)),
@@ -178,16 +192,20 @@ export class LocalStack {
 
   /** Resolves once every service is listening again (after restarts). */
   async ready(): Promise<void> {
-    await Promise.all(this.all().map((s) => s.ready()));
+    await Promise.all([...this.all().map((s) => s.ready()), this.databaseRestart?.catch(() => undefined)]);
   }
 
-  /** Unexpected exits (each followed by a restart) per service, over the stack's life. */
-  restarts(): Partial<Record<ServiceName, number>> {
+  /** Unexpected exits (each followed by a restart) per service and of the database, over the stack's life. */
+  restarts(): Partial<Record<SupervisedName, number>> {
     return Object.fromEntries(this.restartCounts);
   }
 
-  /** Fault drills and tests: SIGKILL one service; the supervisor starts it again. */
-  kill(name: ServiceName): void {
+  /** Fault drills and tests: SIGKILL one service or the local database; the supervisor starts it again. */
+  kill(name: SupervisedName): void {
+    if (name === "mongodb") {
+      if (!this.ferret) throw new Error("the stack uses an external MongoDB");
+      return this.ferret.kill();
+    }
     const s = name === "rollout" || name === "learner" ? this.runServices?.[name] : this.shared[name];
     if (!s) throw new Error(`${name} is not running`);
     s.kill();
@@ -205,6 +223,8 @@ export class LocalStack {
   async stop(): Promise<void> {
     await this.stopRun();
     await Promise.all(Object.values(this.shared).map((s) => s.stop()));
+    this.stopping = true;
+    await this.databaseRestart?.catch(() => undefined);
     await this.ferret?.stop();
   }
 }

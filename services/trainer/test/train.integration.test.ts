@@ -144,6 +144,25 @@ describe("valor train, local mode", () => {
     assert.equal(await store.getPending("grpo-e2e", 3), null);
   });
 
+  it("survives the local database being killed mid-run (the stack restarts it) and records the same steps as a clean run", async () => {
+    // Local FerretDB (no mongodb_uri), one per run, in folders of their own.
+    const localConfig = (folder: string) =>
+      parseTrainConfig({
+        services: { data_dir: path.join(dataDir, folder), onnx_threads: 1 },
+        defaults: { seed: 5, prompts_per_step: 8, optimizer: { learning_rate: 3e-4 }, task: { train_prompts: 64, eval_prompts: 16, eval_samples: 2, eval_every: 0 } },
+        runs: [{ run_id: "grpo-db-kill", algorithm: "grpo", steps: 4 }],
+      });
+    let stack: LocalStack | undefined;
+    const killed = recorder((step) => step === 2 && stack!.kill("mongodb"));
+    const [run] = await train(localConfig("db-kill"), { progress: killed.sink, onStack: (s) => (stack = s) });
+    assert.equal(run!.status, "completed");
+    assert.equal(stack!.restarts().mongodb, 1, "the database was restarted once");
+    const clean = recorder();
+    await train(localConfig("db-clean"), { progress: clean.sink });
+    const essence = (r: StepRecord) => [r.step, r.policyVersion, r.rollouts, r.meanReward, r.loss];
+    assert.deepEqual(killed.steps.map(essence), clean.steps.map(essence));
+  });
+
   it("stops between steps on Ctrl-C, and the same configuration resumes the run where it stopped", async () => {
     const abort = new AbortController();
     const file = config([{ run_id: "grpo-resume", algorithm: "grpo", steps: 4 }]);
