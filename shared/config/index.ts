@@ -23,6 +23,13 @@ export function numberVar(defaultValue: number, min: number, max: number) {
 /** A TCP port; 0 asks the OS for a free one (the bound port is logged). */
 export const portVar = (defaultValue: number) => intVar(defaultValue, 0, 65535);
 
+/** "true"/"1" or "false"/"0"/unset. */
+export const boolVar = (defaultValue: boolean) =>
+  z
+    .enum(["true", "false", "1", "0"])
+    .default(defaultValue ? "true" : "false")
+    .transform((v) => v === "true" || v === "1");
+
 export const logLevelVar = z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info");
 
 /** Settings every gRPC service shares. */
@@ -34,6 +41,17 @@ export const commonServiceEnv = {
   SHUTDOWN_GRACE_MS: intVar(10_000, 0, 600_000),
   /** Bearer token required on every RPC except health and reflection; empty disables the check. */
   AUTH_TOKEN: z.string().default(""),
+  /** TLS: PEM certificate chain and key (both or neither; neither = plaintext). */
+  TLS_CERT_FILE: z.string().default(""),
+  TLS_KEY_FILE: z.string().default(""),
+  /** Mutual TLS: PEM CA bundle that client certificates must chain to. */
+  TLS_CLIENT_CA_FILE: z.string().default(""),
+  /** How often the certificate files are re-read (rotation without restart). */
+  TLS_RELOAD_MS: intVar(60_000, 100, 86_400_000),
+  /** Outgoing calls to other services: the CA that signed their certificates (empty: plaintext). */
+  TLS_PEER_CA_FILE: z.string().default(""),
+  /** Accept AUTH_TOKEN over plaintext on a non-loopback address (e.g. behind a TLS-terminating mesh). */
+  ALLOW_INSECURE_AUTH: boolVar(false),
 };
 
 /** The configuration as it may be logged: secrets masked. */

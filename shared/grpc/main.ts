@@ -4,6 +4,7 @@
 import { ConfigError, loggableConfig } from "../config";
 import { createLogger, type Logger } from "../telemetry/logger";
 import type { TracingHandle } from "../telemetry/tracing";
+import { checkServerTransport } from "./tls";
 import { EXIT_WITH_PARENT_ENV, exitOnSignals, type RunningService } from "./runtime";
 
 export function runService<C extends { LOG_LEVEL: string }>(
@@ -15,6 +16,7 @@ export function runService<C extends { LOG_LEVEL: string }>(
   let config: C;
   try {
     config = loadConfig();
+    if ("TLS_CERT_FILE" in config) checkServerTransport(config as unknown as Parameters<typeof checkServerTransport>[0]);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${name}: ${err.message}\n`);

@@ -2,13 +2,14 @@
 // limits, standard health checking (grpc.health.v1), server reflection, a
 // Prometheus endpoint, and a graceful stop that drains in-flight calls.
 import path from "node:path";
-import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Server, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
 import { repoRoot } from "../paths";
 import { requireBearerToken } from "./auth";
 import { tolerantDefinition } from "./handlers";
+import { serverCredentials, type ServerTlsSettings } from "./tls";
 import type { Logger } from "../telemetry/logger";
 import { serveMetrics, type RpcMetrics } from "../telemetry/metrics";
 
@@ -31,6 +32,7 @@ export interface RuntimeOptions {
   shutdownGraceMs: number;
   /** Bearer token every call to `services` must carry; "" disables the check. */
   authToken: string;
+  tls: ServerTlsSettings;
   /** Proto files (relative to proto/) that reflection describes. */
   protoFiles: string[];
   services: ServiceRegistration[];
@@ -47,6 +49,10 @@ export interface CommonServiceSettings {
   GRPC_MAX_MESSAGE_BYTES: number;
   SHUTDOWN_GRACE_MS: number;
   AUTH_TOKEN: string;
+  TLS_CERT_FILE: string;
+  TLS_KEY_FILE: string;
+  TLS_CLIENT_CA_FILE: string;
+  TLS_RELOAD_MS: number;
 }
 
 export function listenOptions(config: CommonServiceSettings) {
@@ -58,6 +64,12 @@ export function listenOptions(config: CommonServiceSettings) {
     maxMessageBytes: config.GRPC_MAX_MESSAGE_BYTES,
     shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
     authToken: config.AUTH_TOKEN,
+    tls: {
+      TLS_CERT_FILE: config.TLS_CERT_FILE,
+      TLS_KEY_FILE: config.TLS_KEY_FILE,
+      TLS_CLIENT_CA_FILE: config.TLS_CLIENT_CA_FILE,
+      TLS_RELOAD_MS: config.TLS_RELOAD_MS,
+    },
   };
 }
 
@@ -92,11 +104,13 @@ export async function startService(opts: RuntimeOptions): Promise<RunningService
     server.addService(tolerantDefinition(svc.definition), requireBearerToken(svc.implementation, opts.authToken));
   }
 
+  const tls = serverCredentials(opts.tls);
   const grpcPort = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${opts.grpcHost}:${opts.grpcPort}`, ServerCredentials.createInsecure(), (err, port) =>
+    server.bindAsync(`${opts.grpcHost}:${opts.grpcPort}`, tls.credentials, (err, port) =>
       err ? reject(err) : resolve(port),
     );
   });
+  await tls.loaded;
   const metricsServer =
     opts.metricsPort >= 0 ? await serveMetrics(opts.metrics.registry, opts.metricsHost, opts.metricsPort) : undefined;
 
@@ -110,6 +124,7 @@ export async function startService(opts: RuntimeOptions): Promise<RunningService
       pid: process.pid,
       services: opts.services.map((s) => s.name),
       auth: opts.authToken ? "bearer" : "none",
+      tls: opts.tls.TLS_CLIENT_CA_FILE ? "mutual" : opts.tls.TLS_CERT_FILE ? "server" : "none",
     },
     "listening",
   );

@@ -8,6 +8,7 @@ import { mongoFromConfig } from "../../../shared/mongo";
 import { createRpcMetrics } from "../../../shared/telemetry/metrics";
 import { OnnxTrainer } from "./backend/onnx-trainer";
 import { RolloutPusher } from "./clients/rollout-push";
+import { clientTlsFromEnv } from "../../../shared/grpc/tls";
 import { loadLearnerConfig } from "./config";
 import { SerialQueue } from "./domain/serial-queue";
 import type { LearnerRuntimeState } from "./handlers/learner-handlers";
@@ -47,6 +48,7 @@ runService("valor-learner", tracing, () => loadLearnerConfig(), async (config, l
     chunkBytes: config.LEARNER_PUSH_CHUNK_BYTES,
     deadlineMs: config.LEARNER_PUSH_DEADLINE_MS,
     authToken: config.AUTH_TOKEN,
+    tls: clientTlsFromEnv(config),
   });
   const queue = new SerialQueue();
   const finalCheckpoint = async () => {

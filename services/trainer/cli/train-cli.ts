@@ -60,7 +60,10 @@ export async function train(config: TrainFile, options: TrainOptions = {}): Prom
     for (const run of runs) {
       if (options.signal?.aborted) throw new InterruptedError();
       const addresses = stack ? await stack.startRun(run.run_id, { every: run.checkpoint_every, keep: run.checkpoint_keep }, pinInitialReference(run, store, token)) : s.addresses!;
-      const clients = connectServices(addresses as ServiceAddresses, token);
+      const clients = connectServices(addresses as ServiceAddresses, token, {
+        tls: s.tls && { caFile: s.tls.ca_file, certFile: s.tls.cert_file, keyFile: s.tls.key_file },
+        allowInsecureAuth: s.allow_insecure_auth,
+      });
       try {
         const controller = new TrainingRun(run, {
           clients,

@@ -1,6 +1,5 @@
 // gRPC clients of every service a training run talks to, with the bearer
 // token on every call. Local and remote mode differ only in the addresses.
-import { credentials } from "@grpc/grpc-js";
 import { BaselineServiceClient } from "../../../shared/gen/valor/baseline/v1/baseline.pb";
 import { LearnerServiceClient } from "../../../shared/gen/valor/learner/v1/learner.pb";
 import { ReplayServiceClient } from "../../../shared/gen/valor/replay/v1/replay.pb";
@@ -8,6 +7,7 @@ import { RewardServiceClient } from "../../../shared/gen/valor/reward/v1/reward.
 import { RolloutServiceClient } from "../../../shared/gen/valor/rollout/v1/rollout.pb";
 import { ValueServiceClient } from "../../../shared/gen/valor/value/v1/value.pb";
 import { bearerAuth } from "../../../shared/grpc/client";
+import { checkClientTransport, clientCredentials, type ClientTls } from "../../../shared/grpc/tls";
 
 export interface ServiceAddresses {
   rollout: string;
@@ -31,9 +31,15 @@ export interface ServiceClients {
 // Weights and rollouts of a large batch exceed grpc-js's 4 MiB default.
 const MESSAGE_LIMITS = { "grpc.max_receive_message_length": 256 << 20, "grpc.max_send_message_length": 256 << 20 };
 
-export function connectServices(addresses: ServiceAddresses, token: string): ServiceClients {
+/**
+ * Clients of every address, over TLS when `transport.tls` names a CA (and a
+ * client certificate for mutual TLS). A token is never sent in plaintext to a
+ * non-loopback address unless `allowInsecureAuth`.
+ */
+export function connectServices(addresses: ServiceAddresses, token: string, transport: { tls?: ClientTls; allowInsecureAuth?: boolean } = {}): ServiceClients {
+  for (const address of Object.values(addresses)) if (address) checkClientTransport(address, token, transport.tls, transport.allowInsecureAuth);
   const options = { ...MESSAGE_LIMITS, ...bearerAuth(token) };
-  const insecure = credentials.createInsecure();
+  const insecure = clientCredentials(transport.tls);
   const clients = {
     rollout: new RolloutServiceClient(addresses.rollout, insecure, options),
     learner: new LearnerServiceClient(addresses.learner, insecure, options),

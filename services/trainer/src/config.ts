@@ -136,6 +136,10 @@ const servicesSchema = z
     addresses: addressesSchema.optional(),
     /** Environment variable holding the services' bearer token. */
     auth_token_env: z.string().default("VALOR_AUTH_TOKEN"),
+    /** Remote mode: TLS to the services (PEM files): the CA that signed them, and a client certificate for mutual TLS. */
+    tls: z.object({ ca_file: z.string().min(1), cert_file: z.string().min(1).optional(), key_file: z.string().min(1).optional() }).strict().optional(),
+    /** Remote mode: send the token over plaintext to non-loopback addresses (e.g. inside a TLS-terminating mesh). */
+    allow_insecure_auth: z.boolean().default(false),
     /** Local mode: onnxruntime intra-op threads of the rollout, learner and value services (0: onnxruntime's choice). */
     onnx_threads: z.number().int().min(0).max(256).default(0),
   })

@@ -1,8 +1,9 @@
 // Pushes a new policy version to rollout services over their UpdateWeights
 // client stream: a header (version, size, sha256), then the float32 bytes in chunks.
 import { createHash } from "node:crypto";
-import { credentials, Metadata } from "@grpc/grpc-js";
+import { Metadata } from "@grpc/grpc-js";
 import { RolloutServiceClient } from "../../../../shared/gen/valor/rollout/v1/rollout.pb";
+import { clientCredentials, type ClientTls } from "../../../../shared/grpc/tls";
 
 export interface PushResult {
   address: string;
@@ -15,9 +16,9 @@ export class RolloutPusher {
 
   constructor(
     addresses: readonly string[],
-    private readonly options: { chunkBytes: number; deadlineMs: number; authToken: string },
+    private readonly options: { chunkBytes: number; deadlineMs: number; authToken: string; tls?: ClientTls },
   ) {
-    this.clients = addresses.map((address) => ({ address, client: new RolloutServiceClient(address, credentials.createInsecure()) }));
+    this.clients = addresses.map((address) => ({ address, client: new RolloutServiceClient(address, clientCredentials(options.tls)) }));
   }
 
   get addresses(): string[] {
